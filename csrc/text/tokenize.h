@@ -1,0 +1,35 @@
+// Tokenizers that reproduce the reference libraries' token streams byte for byte.
+//   rouge: rouge-score's tokenize.tokenize (lowercase, runs of [a-z0-9], optional Porter stems)
+//   13a:   sacrebleu's Tokenizer13a after BLEU's rstrip, then str.split()
+//   words: str.split()
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace impdist::text {
+
+// A token list whose views point into `buf` (or into the input, for split_words).
+struct Tokens {
+  std::vector<std::string_view> tok;
+  std::string buf;
+  std::string tmp;                     // scratch for multi-pass tokenizers
+  std::vector<uint32_t> start, len;    // token spans in buf while it may still grow
+  void clear() { tok.clear(); buf.clear(); start.clear(); len.clear(); }
+  void push_span(size_t s, size_t l) { start.push_back(uint32_t(s)); len.push_back(uint32_t(l)); }
+  void finish_spans();                 // turn spans into views once buf stops growing
+};
+
+// rouge-score tokenizer. Returns true when the text held non-ASCII characters outside the
+// punctuation and symbol blocks (likely letters), which rouge-score silently drops.
+bool tokenize_rouge(const char* s, size_t n, bool stem, Tokens& out);
+
+// sacrebleu 13a tokenizer, as BLEU applies it (after str.rstrip()).
+void tokenize_13a(const char* s, size_t n, Tokens& out);
+
+// str.split(): views into the input.
+void split_words(const char* s, size_t n, Tokens& out);
+
+}  // namespace impdist::text

@@ -1,0 +1,122 @@
+"""ROUGE and BLEU with the reference libraries' numbers (rouge-score, sacrebleu).
+
+Kernels return integer sufficient statistics per pair; one function turns statistics into
+scores, so corpus scores are sums of rows and the CPU and CUDA paths cannot drift apart.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from typing import NamedTuple, Sequence, Union
+
+import numpy as np
+
+from impdist.errors import ImpdistWarning
+from impdist.kernels import _core
+from impdist.kernels._device import check_device, cuda_module, threads_arg
+
+References = Sequence[Union[str, Sequence[str]]]
+
+_KIND = re.compile(r"^rouge([1-9]|L)$")
+
+
+class Score(NamedTuple):
+    """rouge-score's Score, for one pair."""
+
+    precision: float
+    recall: float
+    fmeasure: float
+
+
+def _rouge_order(kind: str) -> int:
+    m = _KIND.match(kind) if isinstance(kind, str) else None
+    if not m:
+        raise ValueError(f"kind must be 'rougeL' or 'rouge1'..'rouge9', got {kind!r}")
+    return 0 if m.group(1) == "L" else int(m.group(1))
+
+
+def rouge_stats(
+    cands: Sequence[str],
+    refs: Sequence[str],
+    kind: str = "rougeL",
+    stem: bool = False,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> np.ndarray:
+    """int64 (n, 3): overlap (LCS length or clipped n-gram matches), candidate count, reference count."""
+    order = _rouge_order(kind)
+    nt = threads_arg(threads)
+    if check_device(device) == "cpu":
+        stats, dropped = _core.rouge_stats(cands, refs, order, bool(stem), nt)
+    else:
+        batch, dropped = _core.tokenize_rouge_batch(cands, refs, bool(stem), nt)
+        stats = cuda_module().rouge_stats(batch, order)
+    if dropped:
+        warnings.warn(
+            f"{dropped} text(s) contain non-ASCII letters; rouge-score's tokenizer drops them, and so "
+            "do we to give the same numbers. Transliterate first if they matter.",
+            ImpdistWarning,
+            stacklevel=3,
+        )
+    return stats
+
+
+def rouge_from_stats(stats: np.ndarray, kind: str = "rougeL") -> np.ndarray:
+    """float64 (n, 3) precision, recall, F from rouge_stats rows (rouge-score's formulas)."""
+    return _core.rouge_scores(np.asarray(stats), _rouge_order(kind))
+
+
+def rouge(
+    cands: Sequence[str],
+    refs: Sequence[str],
+    kind: str = "rougeL",
+    stem: bool = False,
+    threads: int | None = None,
+    device: str = "cpu",
+) -> np.ndarray:
+    """float64 (n, 3) precision, recall, F of each candidate against its reference.
+
+    Row i equals ``RougeScorer([kind], use_stemmer=stem).score(refs[i], cands[i])[kind]``
+    (rouge-score takes the reference first).
+    """
+    return rouge_from_stats(rouge_stats(cands, refs, kind, stem, threads, device), kind)
+
+
+def bleu_stats(
+    hyps: Sequence[str], refs: References, threads: int | None = None, device: str = "cpu"
+) -> np.ndarray:
+    """int64 (n, 10) sacrebleu statistics: hyp_len, ref_len, correct 1-4, total 1-4.
+
+    ``refs[i]`` is one reference (str) or several (a sequence of str) for ``hyps[i]``.
+    """
+    nt = threads_arg(threads)
+    if check_device(device) == "cpu":
+        return _core.bleu_stats(hyps, refs, nt)
+    return cuda_module().bleu_stats(_core.tokenize_bleu_batch(hyps, refs, nt))
+
+
+def bleu_from_stats(stats: np.ndarray, effective_order: bool = True) -> np.ndarray:
+    """float64 (n,) BLEU (0-100) from bleu_stats rows: sacrebleu's compute_bleu, 'exp' smoothing."""
+    return _core.bleu_scores(np.asarray(stats), bool(effective_order))
+
+
+def sentence_bleu(
+    hyps: Sequence[str], refs: References, threads: int | None = None, device: str = "cpu"
+) -> np.ndarray:
+    """float64 (n,): ``sacrebleu.sentence_bleu(hyps[i], refs_i).score`` with sacrebleu's defaults
+    (13a tokenizer, 'exp' smoothing, effective order)."""
+    return bleu_from_stats(bleu_stats(hyps, refs, threads, device), effective_order=True)
+
+
+def corpus_bleu(
+    hyps: Sequence[str], refs: References, threads: int | None = None, device: str = "cpu"
+) -> float:
+    """``sacrebleu.corpus_bleu(hyps, streams).score``, references given per hypothesis.
+
+    sacrebleu takes reference *streams* (``streams[k][i]`` = k-th reference of hypothesis i);
+    here ``refs[i]`` lists hypothesis i's references, so hypotheses may have different counts.
+    """
+    stats = bleu_stats(hyps, refs, threads, device)
+    if len(stats) == 0:
+        raise ValueError("corpus_bleu needs at least one hypothesis")
+    return float(bleu_from_stats(stats.sum(axis=0, keepdims=True), effective_order=False)[0])
