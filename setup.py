@@ -73,13 +73,14 @@ cuda_choice = _flag("IMPDIST_CUDA")
 cuda_home = _cuda_home() if cuda_choice != "0" else None
 if cuda_choice == "1" and cuda_home is None:
     raise SystemExit("IMPDIST_CUDA=1 but nvcc was not found: install the CUDA toolkit or set CUDA_HOME")
-if cuda_home is not None:
+cuda_sources = _sources("cuda/*.cpp", "cuda/*.cu")
+if cuda_home is not None and cuda_sources:
     lib_dirs = [str(d) for d in (cuda_home / "lib64", cuda_home / "lib", cuda_home / "targets/x86_64-linux/lib")
                 if (d / "libcudart_static.a").exists()]
     extensions.append(
         Extension(
             "impdist.kernels._cuda",
-            sources=_sources("cuda/*.cpp", "cuda/*.cu"),
+            sources=cuda_sources,
             depends=_sources("**/*.h"),
             include_dirs=INCLUDES + [str(cuda_home / "include")],
             library_dirs=lib_dirs,
