@@ -13,7 +13,7 @@ class KeyMap {
   explicit KeyMap(size_t expected = 16) { clear(expected); }
   void clear(size_t expected) {
     size_t cap = 16;
-    while (cap < 2 * expected) cap <<= 1;
+    while (3 * cap < 4 * expected) cap <<= 1;
     keys_.assign(cap, kEmpty);
     vals_.resize(cap);
     mask_ = cap - 1;
@@ -23,7 +23,7 @@ class KeyMap {
   static uint64_t key(uint32_t prefix, uint32_t last) { return (uint64_t(prefix) << 32) | last; }
 
   uint32_t intern(uint64_t key) {
-    if (2 * (size_t(size_) + 1) > keys_.size()) grow();
+    if (4 * (size_t(size_) + 1) > 3 * keys_.size()) grow();  // load factor <= 3/4
     size_t k = slot(key);
     while (keys_[k] != kEmpty) {
       if (keys_[k] == key) return vals_[k];

@@ -14,22 +14,40 @@ namespace impdist {
 
 namespace {
 
-// Counts of each distinct id in v (sorted in place), as (id, count) runs passed to f.
-template <class F>
-void for_each_run(std::vector<uint32_t>& v, F&& f) {
-  if (v.size() < 32) {
-    for (size_t i = 1; i < v.size(); ++i)  // insertion sort: sentences are short
-      for (size_t j = i; j > 0 && v[j - 1] > v[j]; --j) std::swap(v[j - 1], v[j]);
-  } else {
-    std::sort(v.begin(), v.end());
+// Counts of each distinct id of one sentence, via a small open-addressing table whose
+// generation stamps make clearing free; runs come out in order of first occurrence.
+class RunCounter {
+ public:
+  template <class F>
+  void for_each_run(const uint32_t* v, int64_t len, F&& f) {
+    size_t cap = 16;
+    while (cap < size_t(2 * len)) cap <<= 1;
+    if (slots_.size() < cap) { slots_.assign(cap, Slot{}); gen_ = 0; }
+    if (++gen_ == 0) { std::fill(slots_.begin(), slots_.end(), Slot{}); gen_ = 1; }
+    const uint32_t mask = uint32_t(cap - 1);
+    order_.clear();
+    for (int64_t i = 0; i < len; ++i) {
+      uint32_t k = (v[i] * 0x9E3779B1u) & mask;
+      while (slots_[k].gen == gen_ && slots_[k].id != v[i]) k = (k + 1) & mask;
+      if (slots_[k].gen != gen_) {
+        slots_[k] = Slot{v[i], 0, gen_};
+        order_.push_back(k);
+      }
+      ++slots_[k].count;
+    }
+    for (uint32_t k : order_) f(slots_[k].id, slots_[k].count);
   }
-  for (size_t i = 0; i < v.size();) {
-    size_t j = i + 1;
-    while (j < v.size() && v[j] == v[i]) ++j;
-    f(v[i], int32_t(j - i));
-    i = j;
-  }
-}
+
+ private:
+  struct Slot {
+    uint32_t id = 0;
+    int32_t count = 0;
+    uint32_t gen = 0;
+  };
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> order_;
+  uint32_t gen_ = 0;
+};
 
 // Closest length among all sentences but `self` (one instance of its own length removed);
 // ties go to the shorter, as nltk's closest_ref_length.
@@ -46,6 +64,8 @@ int64_t closest_other_len(int64_t len, const std::vector<int64_t>& distinct, con
   return best;
 }
 
+struct NoWork {};
+
 }  // namespace
 
 void self_bleu(const Strs& sents, int max_n, int threads, double* out) {
@@ -57,33 +77,44 @@ void self_bleu(const Strs& sents, int max_n, int threads, double* out) {
   KeyMap map;
   std::vector<int32_t> top1, top2;
   std::vector<int64_t> holder;
+  // Per sentence, its distinct n-grams with counts, stored at the sentence's token offsets
+  // (a sentence has no more distinct n-grams than tokens).
+  std::vector<uint32_t> run_id(c.ids.size());
+  std::vector<int32_t> run_cnt(c.ids.size());
+  std::vector<int32_t> runs(N);
   for (int n = 1; n <= max_n; ++n) {
     const uint32_t D = n == 1 ? c.vocab : advance_ngram_order(c, n, cur, map);
+    parallel_for_items<RunCounter>(N, threads, [&](RunCounter& rc, int64_t s) {
+      const int64_t lo = c.off[s], hi = c.off[s + 1] - n + 1;
+      int32_t k = 0;
+      if (hi > lo) {
+        rc.for_each_run(&cur[lo], hi - lo, [&](uint32_t g, int32_t cnt) {
+          run_id[lo + k] = g;
+          run_cnt[lo + k] = cnt;
+          ++k;
+        });
+      }
+      runs[s] = k;
+    });
+    // The two largest per-sentence counts of each n-gram (sequential: random updates).
     top1.assign(D, 0);
     top2.assign(D, 0);
     holder.assign(D, -1);
-    // Pass 1 (sequential): the two largest per-sentence counts of each n-gram.
-    std::vector<uint32_t> v;
     for (int64_t s = 0; s < N; ++s) {
-      const int64_t lo = c.off[s], hi = c.off[s + 1] - n + 1;
-      if (hi <= lo) continue;
-      v.assign(cur.begin() + lo, cur.begin() + hi);
-      for_each_run(v, [&](uint32_t g, int32_t k) {
+      for (int64_t r = c.off[s], end = c.off[s] + runs[s]; r < end; ++r) {
+        const uint32_t g = run_id[r];
+        const int32_t k = run_cnt[r];
         if (k > top1[g]) { top2[g] = top1[g]; top1[g] = k; holder[g] = s; }
         else if (k > top2[g]) top2[g] = k;
-      });
+      }
     }
-    // Pass 2 (parallel): clip each sentence's counts by the maximum over the other sentences.
-    struct Work { std::vector<uint32_t> v; };
-    parallel_for_items<Work>(N, threads, [&](Work& w, int64_t s) {
-      const int64_t lo = c.off[s], hi = c.off[s + 1] - n + 1;
-      if (hi <= lo) return;
-      w.v.assign(cur.begin() + lo, cur.begin() + hi);
+    // Clip each sentence's counts by the maximum over the other sentences.
+    parallel_for_items<NoWork>(N, threads, [&](NoWork&, int64_t s) {
       int64_t m = 0;
-      for_each_run(w.v, [&](uint32_t g, int32_t k) {
-        const int32_t others = holder[g] == s ? top2[g] : top1[g];
-        m += std::min(k, others);
-      });
+      for (int64_t r = c.off[s], end = c.off[s] + runs[s]; r < end; ++r) {
+        const uint32_t g = run_id[r];
+        m += std::min(run_cnt[r], holder[g] == s ? top2[g] : top1[g]);
+      }
       matches[size_t(s) * max_n + n - 1] = m;
     });
   }

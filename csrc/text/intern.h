@@ -9,32 +9,50 @@
 
 namespace impdist::text {
 
+inline uint64_t load_u32(const char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
+inline uint64_t load_u64(const char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+inline uint64_t mix64(uint64_t a, uint64_t b) {
+  const __uint128_t r = static_cast<__uint128_t>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+// A fast 64-bit hash of a short byte string (tokens). Strings up to 16 bytes are read with a
+// few overlapping loads that together cover every byte, never past the end.
 inline uint64_t hash_bytes(const char* p, size_t n) {
-  // wyhash-style mixing of 8-byte words; tokens are short, so this stays cheap.
-  const uint64_t m = 0x9E3779B97F4A7C15ull;
-  uint64_t h = 0x2545F4914F6CDD1Dull ^ (n * m);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    h = (h ^ w) * m;
-    h ^= h >> 29;
+  const uint64_t k0 = 0xA0761D6478BD642Full, k1 = 0xE7037ED1A0B428DBull, k2 = 0x8EBC6AF09C88C6E3ull;
+  uint64_t a, b, seed = k2 ^ n;
+  if (n <= 16) {
+    if (n >= 4) {
+      const size_t d = (n >> 3) << 2;
+      a = (load_u32(p) << 32) | load_u32(p + d);
+      b = (load_u32(p + n - 4) << 32) | load_u32(p + n - 4 - d);
+    } else if (n > 0) {
+      const auto* u = reinterpret_cast<const unsigned char*>(p);
+      a = (uint64_t(u[0]) << 16) | (uint64_t(u[n >> 1]) << 8) | u[n - 1];
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else {
+    size_t i = 0;
+    for (; i + 16 < n; i += 16) seed = mix64(load_u64(p + i) ^ k0, load_u64(p + i + 8) ^ seed);
+    a = load_u64(p + n - 16);
+    b = load_u64(p + n - 8);
   }
-  uint64_t w = 0;
-  for (size_t k = 0; i + k < n; ++k) w |= uint64_t(static_cast<unsigned char>(p[i + k])) << (8 * k);
-  h = (h ^ w) * m;
-  h ^= h >> 32;
-  return h * 0xD6E8FEB86659FD93ull ^ (h >> 28);
+  return mix64(k1 ^ n, mix64(a ^ k0, b ^ seed));
 }
 
 class Interner {
  public:
-  // Forget all tokens; expect about `n` distinct ones.
+  // Forget all tokens; expect about `n` distinct ones. Slots of earlier generations count as
+  // empty, so a reset costs nothing per slot (this runs once per pair).
   void reset(size_t n) {
     size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
-    if (slots_.size() < cap || slots_.size() > 4 * cap) slots_.assign(cap, Slot{});
-    else std::fill(slots_.begin(), slots_.end(), Slot{});
+    if (slots_.size() < cap || slots_.size() > 8 * cap || ++gen_ == 0) {
+      slots_.assign(cap, Slot{});
+      gen_ = 1;
+    }
     mask_ = slots_.size() - 1;
     size_ = 0;
   }
@@ -45,11 +63,11 @@ class Interner {
     if (2 * (size_ + 1) > slots_.size()) grow();
     const uint64_t h = hash_bytes(s.data(), s.size());
     size_t k = h & mask_;
-    while (slots_[k].id != kNoId) {
+    while (slots_[k].gen == gen_) {
       if (slots_[k].hash == h && view(slots_[k]) == s) return slots_[k].id;
       k = (k + 1) & mask_;
     }
-    slots_[k] = Slot{h, s.data(), static_cast<uint32_t>(s.size()), size_};
+    slots_[k] = Slot{h, s.data(), static_cast<uint32_t>(s.size()), size_, gen_};
     return size_++;
   }
 
@@ -57,7 +75,7 @@ class Interner {
   uint32_t find(std::string_view s) const {
     const uint64_t h = hash_bytes(s.data(), s.size());
     size_t k = h & mask_;
-    while (slots_[k].id != kNoId) {
+    while (slots_[k].gen == gen_) {
       if (slots_[k].hash == h && view(slots_[k]) == s) return slots_[k].id;
       k = (k + 1) & mask_;
     }
@@ -70,6 +88,7 @@ class Interner {
     const char* p = nullptr;
     uint32_t len = 0;
     uint32_t id = kNoId;
+    uint32_t gen = 0;  // live when equal to the interner's generation
   };
   static std::string_view view(const Slot& s) { return {s.p, s.len}; }
   void grow() {
@@ -78,15 +97,16 @@ class Interner {
     slots_.assign(old.size() * 2, Slot{});
     mask_ = slots_.size() - 1;
     for (const Slot& s : old) {
-      if (s.id == kNoId) continue;
+      if (s.gen != gen_) continue;
       size_t k = s.hash & mask_;
-      while (slots_[k].id != kNoId) k = (k + 1) & mask_;
+      while (slots_[k].gen == gen_) k = (k + 1) & mask_;
       slots_[k] = s;
     }
   }
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   uint32_t size_ = 0;
+  uint32_t gen_ = 0;
 };
 
 }  // namespace impdist::text

@@ -11,15 +11,12 @@
 
 namespace impdist::text {
 
-// A token list whose views point into `buf` (or into the input, for split_words).
+// A token list; the views point into `buf` (or into the input, for split_words).
 struct Tokens {
   std::vector<std::string_view> tok;
   std::string buf;
-  std::string tmp;                     // scratch for multi-pass tokenizers
-  std::vector<uint32_t> start, len;    // token spans in buf while it may still grow
-  void clear() { tok.clear(); buf.clear(); start.clear(); len.clear(); }
-  void push_span(size_t s, size_t l) { start.push_back(uint32_t(s)); len.push_back(uint32_t(l)); }
-  void finish_spans();                 // turn spans into views once buf stops growing
+  std::string tmp;  // scratch for the tokenizers' intermediate text
+  void clear() { tok.clear(); }
 };
 
 // rouge-score tokenizer. Returns true when the text held non-ASCII characters outside the

@@ -45,25 +45,32 @@ inline void split_whitespace(const char* s, size_t n, F&& f) {
     while (i < n && (sp = space_len_at(u, n, i)) > 0) i += sp;
     if (i >= n) break;
     const size_t start = i;
-    while (i < n && space_len_at(u, n, i) == 0) ++i;
+    while (i < n) {
+      const unsigned char c = u[i];
+      if (c > 0x20 && c < 0x80) { ++i; continue; }  // printable ASCII: never a space
+      if (space_len_at(u, n, i)) break;
+      ++i;
+    }
     f(s + start, i - start);
   }
 }
 
-// Length of s without trailing whitespace (str.rstrip()).
+// Length of s without trailing whitespace (str.rstrip()), scanning back from the end.
 inline size_t rstrip_len(const char* s, size_t n) {
   const auto* u = reinterpret_cast<const unsigned char*>(s);
-  // Walk forward remembering where the trailing run of spaces starts; code points are short.
-  size_t i = 0, end = 0;
-  while (i < n) {
-    const int sp = space_len_at(u, n, i);
-    if (sp > 0) {
-      i += sp;
-    } else {
-      uint32_t cp;
-      i += utf8_decode(u, n, i, &cp);
-      end = i;
+  size_t end = n;
+  while (end > 0) {
+    const unsigned char c = u[end - 1];
+    if (c < 0x80) {
+      if (!space_len_at(u, end, end - 1)) break;
+      --end;
+      continue;
     }
+    size_t start = end - 1;  // a non-ASCII code point ends the text: is it whitespace?
+    while (start > 0 && (u[start] & 0xC0) == 0x80 && end - start < 4) --start;
+    uint32_t cp;
+    if (utf8_decode(u, end, start, &cp) != int(end - start) || !py_isspace(cp)) break;
+    end = start;
   }
   return end;
 }

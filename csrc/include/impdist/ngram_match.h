@@ -120,6 +120,13 @@ IMPDIST_HD void clipped_ngram_counts(const uint32_t* hyp, int64_t H, uint32_t dh
     int64_t c = 0;
     for (uint32_t d = 0; d < D; ++d) c += s.cnt_h[d] < s.max_r[d] ? s.cnt_h[d] : s.max_r[d];
     correct[n - 1] = c;
+    if (c == 0) {  // no n-gram matched, so no longer one can: finish without interning
+      for (int32_t m = n + 1; m <= max_n; ++m) {
+        total[m - 1] = H - m + 1 > 0 ? H - m + 1 : 0;
+        correct[m - 1] = 0;
+      }
+      return;
+    }
   }
 }
 
