@@ -41,13 +41,21 @@ run: install
 	@echo "impdist: the pipeline is not built yet; 'make run' runs the kernel benchmark (bench/bench_kernels.py)."
 	$(PY) bench/bench_kernels.py --quick
 
-# Kernel tests against an AddressSanitizer build of the core (built in build/asan, not in place).
+# Kernel tests against an AddressSanitizer build of the core. Package and tests are copied to
+# build/asan/pkg and run from there with `python -S`, which skips the editable install's
+# import hook, so the ASan core is the one imported (conftest checks that it is).
+ASAN_PKG := build/asan/pkg
 asan-test: install
-	rm -rf build/asan && IMPDIST_ASAN=1 IMPDIST_CUDA=0 $(PY) setup.py --quiet build_ext --build-lib build/asan --build-temp build/asan-tmp
-	cp -r impdist build/asan/impdist-src && cp build/asan/impdist/kernels/_core*.so build/asan/impdist-src/kernels/
-	rm -rf build/asan/pkg && mkdir -p build/asan/pkg && mv build/asan/impdist-src build/asan/pkg/impdist
-	ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$$($(CXX) -print-file-name=libasan.so) \
-	  PYTHONPATH=build/asan/pkg IMPDIST_REQUIRE_ASAN=1 $(PY) -m pytest -q -p no:cacheprovider tests/kernels
+	rm -rf build/asan && IMPDIST_ASAN=1 IMPDIST_CUDA=0 $(PY) setup.py --quiet build_ext --build-lib build/asan/lib --build-temp build/asan/tmp
+	mkdir -p $(ASAN_PKG) && cp -r impdist tests $(ASAN_PKG)/ && rm -f $(ASAN_PKG)/impdist/kernels/*.so
+	cp build/asan/lib/impdist/kernels/_core*.so $(ASAN_PKG)/impdist/kernels/
+	cp pyproject.toml $(ASAN_PKG)/  # pytest's rootdir and settings, so it never reaches the source tree
+	# libstdc++ is preloaded with ASan: python is C, and ASan's throw interceptor needs it loaded.
+	cd $(ASAN_PKG) && ASAN_OPTIONS=detect_leaks=0 \
+	  LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
+	  IMPDIST_REQUIRE_ASAN=1 IMPDIST_DATA=$(abspath ../shared/data) \
+	  PYTHONPATH=.:$$($(abspath $(PY)) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	  $(abspath $(PY)) -S -m pytest -q -p no:cacheprovider tests/kernels
 
 clean:
 	rm -rf build $(VENV) impdist/kernels/*.so *.egg-info

@@ -35,6 +35,14 @@ def record(label: str, items: int) -> None:
     CALLS[label] += 1
 
 
+def pytest_configure(config):
+    if os.environ.get("IMPDIST_REQUIRE_ASAN") == "1":  # `make asan-test` must test the ASan build
+        from impdist.kernels import _core
+
+        if not _core.build_info()["asan"]:
+            raise pytest.UsageError(f"IMPDIST_REQUIRE_ASAN=1 but {_core.__file__} is not the ASan build")
+
+
 def data_file(name: str) -> Path:
     path = DATA_DIR / name
     if not path.exists():
