@@ -17,7 +17,7 @@ $(VENV)/.deps: pyproject.toml setup.py
 	$(PIP) install --quiet --upgrade pip setuptools wheel pybind11
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet --no-build-isolation -e '.[dev]'
-	touch $@
+	touch $@ $(VENV)/.build  # the editable install just built the core in place
 
 # The compiled core: rebuilt in place when a C++/CUDA source changes.
 $(VENV)/.build: $(VENV)/.deps $(CSRC)
