@@ -41,4 +41,4 @@ def related(draw, base=any_text):
     return a, b
 
 
-pairs = st.lists(related(), min_size=1, max_size=20)
+pairs = st.lists(related(), min_size=8, max_size=40)  # batches: many pairs per example

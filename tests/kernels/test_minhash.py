@@ -36,7 +36,7 @@ def assert_parity(texts, num_perm, seed, shingle, scheme, label):
     record(label, len(texts))
 
 
-@given(st.lists(any_text, min_size=1, max_size=10), st.sampled_from([1, 7, 64, 128]), st.integers(0, 2**32 - 1),
+@given(st.lists(any_text, min_size=5, max_size=30), st.sampled_from([1, 7, 64, 128]), st.integers(0, 2**32 - 1),
        shingle_arg, st.sampled_from(SCHEMES))
 def test_matches_datasketch_on_random_text(texts, num_perm, seed, shingle, scheme):
     assert_parity(texts, num_perm, seed, shingle, scheme, "minhash")

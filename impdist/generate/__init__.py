@@ -1,0 +1,1 @@
+"""Teacher generation: news-prefix contexts, then sampled candidate continuations."""
