@@ -1,0 +1,121 @@
+"""`impdist generate` as a function: the context stage, then the conditional stage, each a
+resumable stage directory under `out` (see impdist/io/stage.py)."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from impdist.errors import ImpdistError
+from impdist.generate import stages
+from impdist.generate.stages import TeacherSpec
+from impdist.io import StageDir, fingerprint, open_stage, read_texts, run_shards
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DOCS_PER_SHARD = 64
+CONTEXTS_PER_SHARD = 4
+
+
+@dataclass
+class GenerateResult:
+    """Where the stages wrote, and how much."""
+
+    contexts_dir: Path
+    candidates_dir: Path
+    contexts: int
+    candidates: int
+
+    def __str__(self) -> str:
+        return (f"{self.contexts} contexts in {self.contexts_dir}\n"
+                f"{self.candidates} candidates in {self.candidates_dir}")
+
+
+def _check(contexts: int | str | os.PathLike, samples: int, backend: str, batch_size: int) -> None:
+    if backend not in BACKENDS:
+        raise ImpdistError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if isinstance(contexts, int) and contexts < 1:
+        raise ImpdistError(f"--contexts must be a positive number or a file, got {contexts}")
+    if samples < 1 or batch_size < 1:
+        raise ImpdistError("--samples and --batch-size must be positive")
+
+
+def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_size: int, workers: int,
+                   quiet: bool, fmt: str) -> StageDir:
+    """Prefix shards of batch_size prefixes each, added until the stage holds >= n contexts.
+    Shards depend only on (seed, index), so asking for more contexts later extends the run."""
+    config = {"stage": "contexts", "source": "news-prefix", "teacher": asdict(teacher), "seed": seed,
+              "prefixes_per_shard": batch_size, "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS,
+              "sampling": stages.CONTEXT_SAMPLING}
+    stage = open_stage(out, "contexts", config, inputs={}, fmt=fmt)
+    shard = 0
+    while True:
+        have = sum(stage.manifest["shards"][s]["rows"] for s in stage.shards() if s < f"{shard:06d}")
+        if have >= n:
+            break
+        payload = {"teacher": asdict(teacher), "seed": seed, "first": shard * batch_size, "count": batch_size,
+                   "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS, "batch_size": batch_size}
+        run_shards(stage, [(f"{shard:06d}", payload)], stages.context_shard, workers=1,
+                   progress="contexts", quiet=quiet)
+        shard += 1
+    return stage
+
+
+def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str) -> StageDir:
+    docs = [(f"d{i}", text) for i, text in enumerate(read_texts(path))]
+    stat = path.stat()
+    config = {"stage": "contexts", "source": "corpus", "path": str(path.resolve())}
+    stage = open_stage(out, "contexts", config, inputs={"corpus": f"{stat.st_size}:{stat.st_mtime_ns}"}, fmt=fmt)
+    units = [(f"{i // DOCS_PER_SHARD:06d}", {"docs": docs[i : i + DOCS_PER_SHARD]})
+             for i in range(0, len(docs), DOCS_PER_SHARD)]
+    run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet)
+    return stage
+
+
+def generate(
+    model: str = "smollm2-135m",
+    contexts: int | str | os.PathLike = 8,
+    samples: int = 8,
+    out: str | os.PathLike = "runs/default",
+    *,
+    backend: str = "onnx",
+    device: str = "cpu",
+    seed: int = 0,
+    batch_size: int = 16,
+    fmt: str = "jsonl",
+    threads: int | None = None,
+    workers: int = 1,
+    quiet: bool = False,
+    trust_remote_code: bool = False,
+) -> GenerateResult:
+    """Contexts (N news-prefix continuations, or the sentences of a corpus file), then `samples`
+    teacher continuations per context, each cut to its first full sentence."""
+    _check(contexts, samples, backend, batch_size)
+    out = Path(out)
+    teacher = TeacherSpec(model=model, backend=backend, device=device, threads=threads,
+                          trust_remote_code=trust_remote_code)
+    if isinstance(contexts, int):
+        ctx_stage = _news_contexts(out, teacher, contexts, seed, batch_size, workers, quiet, fmt)
+        limit = contexts
+    else:
+        ctx_stage = _corpus_contexts(out, Path(contexts), workers, quiet, fmt)
+        limit = None
+    rows = list(ctx_stage.iter_rows())[:limit]
+    if not rows:
+        raise ImpdistError(f"no usable context came out of {contexts!r}: every sentence was too short "
+                           "or had no preceding text; give longer documents")
+    for i, r in enumerate(rows):
+        r["index"] = i
+    config = {"stage": "candidates", "teacher": asdict(teacher), "seed": seed, "samples": samples,
+              "max_new_tokens": stages.CONDITIONAL_MAX_NEW_TOKENS, "sampling": stages.CONDITIONAL_SAMPLING,
+              "contexts": len(rows)}
+    cand_stage = open_stage(out, "candidates", config, inputs={"contexts": fingerprint(ctx_stage)}, fmt=fmt)
+    units = []
+    for i in range(0, len(rows), CONTEXTS_PER_SHARD):
+        payload = {"teacher": asdict(teacher), "seed": seed, "samples": samples, "batch_size": batch_size,
+                   "max_new_tokens": stages.CONDITIONAL_MAX_NEW_TOKENS,
+                   "contexts": rows[i : i + CONTEXTS_PER_SHARD]}
+        units.append((f"{i // CONTEXTS_PER_SHARD:06d}", payload))
+    run_shards(cand_stage, units, stages.conditional_shard, workers=workers, progress="candidates", quiet=quiet)
+    cand_stage.complete()
+    n_cands = sum(len(r["candidates"]) for r in cand_stage.iter_rows())
+    return GenerateResult(ctx_stage.path, cand_stage.path, len(rows), n_cands)
