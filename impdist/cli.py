@@ -32,7 +32,7 @@ def cli() -> None:
               help="Number of news-prefix contexts, or a corpus file (.txt, .jsonl, .parquet).")
 @click.option("--samples", default=8, show_default=True, help="Teacher samples per context (paper: 100).")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
-@click.option("--backend", default="onnx", show_default=True, type=click.Choice(["torch", "onnx", "onnx-int8"]))
+@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(["torch", "onnx", "onnx-int8"]))
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)

@@ -84,7 +84,7 @@ def generate(
     samples: int = 8,
     out: str | os.PathLike = "runs/default",
     *,
-    backend: str = "onnx",
+    backend: str = "onnx-int8",
     device: str = "cpu",
     seed: int = 0,
     batch_size: int = 16,

@@ -22,7 +22,7 @@ class TeacherSpec:
     """Which teacher runs a shard; part of each stage's config (and so of its run directory)."""
 
     model: str
-    backend: str = "onnx"
+    backend: str = "onnx-int8"
     device: str = "cpu"
     threads: int | None = None
     trust_remote_code: bool = False
