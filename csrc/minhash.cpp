@@ -76,7 +76,17 @@ void minhash_rows(const Strs& texts, int k, const T* a, const T* b, int P, int s
     std::fill(sig, sig + P, T(minhash_empty_value(scheme)));
     shingle_spans(texts[i].data(), texts[i].size(), k, w.begin, w.len);
     const auto* bytes = reinterpret_cast<const uint8_t*>(texts[i].data());
-    for (size_t s = 0; s < w.begin.size(); ++s) {
+    const size_t n = w.begin.size();
+    size_t s = 0;
+    for (; s + 4 <= n; s += 4) {  // four shingles at a time: their hashes overlap in the SHA unit
+      const uint8_t* d[4] = {bytes + w.begin[s], bytes + w.begin[s + 1], bytes + w.begin[s + 2],
+                             bytes + w.begin[s + 3]};
+      const int64_t l[4] = {w.len[s], w.len[s + 1], w.len[s + 2], w.len[s + 3]};
+      uint32_t h[4][5];
+      sha1_cpu_x4(d, l, h);
+      for (int k = 0; k < 4; ++k) fold(minhash_input_from_digest(h[k], scheme), a, b, P, sig, scheme);
+    }
+    for (; s < n; ++s) {
       uint32_t h[5];
       sha1_cpu(bytes + w.begin[s], w.len[s], h);
       fold(minhash_input_from_digest(h, scheme), a, b, P, sig, scheme);

@@ -25,4 +25,7 @@ ShingledBatch shingle_batch(const Strs& texts, int k, int threads);
 // SHA-1 state of one byte string, on the fastest CPU path available (SHA-NI when present).
 void sha1_cpu(const uint8_t* data, int64_t len, uint32_t h[5], bool allow_sha_ni = true);
 
+// Four SHA-1 states at once (interleaved on SHA-NI when all four messages fit one block).
+void sha1_cpu_x4(const uint8_t* const data[4], const int64_t len[4], uint32_t h[4][5]);
+
 }  // namespace impdist

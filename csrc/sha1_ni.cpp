@@ -10,6 +10,7 @@
 #endif
 
 #include "impdist/sha1.h"
+#include "minhash.h"
 
 namespace impdist {
 
@@ -28,43 +29,93 @@ bool cpu_has_sha_ni() {
 
 // Group g runs rounds 4g..4g+3 on m = W[4g..4g+3] and advances the message schedule:
 // msg1 starts group g+3 (W[t-16] ^ W[t-14]), xor adds W[t-8] to group g+2, msg2 finishes g+1.
+// One block of each of S independent messages: their dependency chains interleave, which
+// hides the latency of the SHA instructions (one stream alone leaves the unit mostly idle).
+template <int S>
+__attribute__((target("sha,ssse3,sse4.1"), always_inline)) inline void sha1_block_streams(
+    uint32_t* const state[S], const uint8_t* const block[S]) {
+  const __m128i kShuffle = _mm_set_epi64x(0x0001020304050607ll, 0x08090a0b0c0d0e0fll);
+  __m128i abcd[S], abcd_save[S], e_save[S], msg[S][4], e[S][2];
+  for (int k = 0; k < S; ++k) {
+    abcd[k] = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state[k])), 0x1B);
+    e_save[k] = e[k][0] = e[k][1] = _mm_set_epi32(int(state[k][4]), 0, 0, 0);
+    abcd_save[k] = abcd[k];
+    for (int i = 0; i < 4; ++i)
+      msg[k][i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block[k] + 16 * i)), kShuffle);
+  }
+  for (int g = 0; g < 20; ++g) {
+    for (int k = 0; k < S; ++k) {
+      __m128i& ex = e[k][g & 1];
+      __m128i& ey = e[k][(g + 1) & 1];
+      const __m128i m = msg[k][g & 3];
+      ex = g == 0 ? _mm_add_epi32(ex, m) : _mm_sha1nexte_epu32(ex, m);
+      ey = abcd[k];
+      if (g >= 3 && g <= 18) msg[k][(g + 1) & 3] = _mm_sha1msg2_epu32(msg[k][(g + 1) & 3], m);
+      switch (g / 5) {  // the round function is an immediate
+        case 0: abcd[k] = _mm_sha1rnds4_epu32(abcd[k], ex, 0); break;
+        case 1: abcd[k] = _mm_sha1rnds4_epu32(abcd[k], ex, 1); break;
+        case 2: abcd[k] = _mm_sha1rnds4_epu32(abcd[k], ex, 2); break;
+        default: abcd[k] = _mm_sha1rnds4_epu32(abcd[k], ex, 3); break;
+      }
+      if (g >= 1 && g <= 16) msg[k][(g + 3) & 3] = _mm_sha1msg1_epu32(msg[k][(g + 3) & 3], m);
+      if (g >= 2 && g <= 17) msg[k][(g + 2) & 3] = _mm_xor_si128(msg[k][(g + 2) & 3], m);
+    }
+  }
+  for (int k = 0; k < S; ++k) {
+    const __m128i e_out = _mm_sha1nexte_epu32(e[k][0], e_save[k]);  // e[0]: abcd before group 19
+    const __m128i out = _mm_shuffle_epi32(_mm_add_epi32(abcd[k], abcd_save[k]), 0x1B);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(state[k]), out);
+    state[k][4] = uint32_t(_mm_extract_epi32(e_out, 3));
+  }
+}
+
 __attribute__((target("sha,ssse3,sse4.1"))) static void sha1_blocks_ni(uint32_t state[5], const uint8_t* p,
                                                                        int64_t nblocks) {
-  const __m128i kShuffle = _mm_set_epi64x(0x0001020304050607ll, 0x08090a0b0c0d0e0fll);
-  __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state)), 0x1B);
-  __m128i e0 = _mm_set_epi32(int(state[4]), 0, 0, 0);
   for (; nblocks > 0; --nblocks, p += 64) {
-    const __m128i abcd_save = abcd, e_save = e0;
-    __m128i msg[4];
-    for (int i = 0; i < 4; ++i)
-      msg[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), kShuffle);
-    __m128i e[2] = {e0, e0};
-    for (int g = 0; g < 20; ++g) {  // group g = rounds 4g .. 4g+3
-      __m128i& ex = e[g & 1];
-      __m128i& ey = e[(g + 1) & 1];
-      const __m128i m = msg[g & 3];
-      ex = g == 0 ? _mm_add_epi32(ex, m) : _mm_sha1nexte_epu32(ex, m);
-      ey = abcd;
-      if (g >= 3 && g <= 18) msg[(g + 1) & 3] = _mm_sha1msg2_epu32(msg[(g + 1) & 3], m);
-      switch (g / 5) {  // the round function is an immediate
-        case 0: abcd = _mm_sha1rnds4_epu32(abcd, ex, 0); break;
-        case 1: abcd = _mm_sha1rnds4_epu32(abcd, ex, 1); break;
-        case 2: abcd = _mm_sha1rnds4_epu32(abcd, ex, 2); break;
-        default: abcd = _mm_sha1rnds4_epu32(abcd, ex, 3); break;
-      }
-      if (g >= 1 && g <= 16) msg[(g + 3) & 3] = _mm_sha1msg1_epu32(msg[(g + 3) & 3], m);
-      if (g >= 2 && g <= 17) msg[(g + 2) & 3] = _mm_xor_si128(msg[(g + 2) & 3], m);
-    }
-    e0 = _mm_sha1nexte_epu32(e[0], e_save);  // after group 19, e[0] holds abcd before it
-    abcd = _mm_add_epi32(abcd, abcd_save);
+    uint32_t* const st[1] = {state};
+    const uint8_t* const bl[1] = {p};
+    sha1_block_streams<1>(st, bl);
   }
-  abcd = _mm_shuffle_epi32(abcd, 0x1B);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), abcd);
-  state[4] = uint32_t(_mm_extract_epi32(e0, 3));
+}
+
+__attribute__((target("sha,ssse3,sse4.1"))) static void sha1_four_blocks_ni(uint32_t* const state[4],
+                                                                            const uint8_t* const block[4]) {
+  sha1_block_streams<4>(state, block);
 }
 #else
 bool cpu_has_sha_ni() { return false; }
 #endif
+
+// Pads a message of at most 55 bytes into one SHA-1 block.
+static void pad_short(const uint8_t* data, int64_t len, uint8_t block[64]) {
+  std::memset(block, 0, 64);
+  std::memcpy(block, data, size_t(len));
+  block[len] = 0x80;
+  const uint64_t bits = uint64_t(len) * 8;
+  for (int j = 0; j < 8; ++j) block[63 - j] = uint8_t(bits >> (8 * j));
+}
+
+void sha1_cpu_x4(const uint8_t* const data[4], const int64_t len[4], uint32_t h[4][5]) {
+#ifdef IMPDIST_HAVE_SHA_NI
+  bool short4 = cpu_has_sha_ni();
+  for (int k = 0; k < 4; ++k) short4 &= len[k] <= 55;
+  if (short4) {
+    alignas(16) uint8_t blocks[4][64];
+    uint32_t* st[4];
+    const uint8_t* bl[4];
+    for (int k = 0; k < 4; ++k) {
+      pad_short(data[k], len[k], blocks[k]);
+      h[k][0] = 0x67452301u; h[k][1] = 0xEFCDAB89u; h[k][2] = 0x98BADCFEu; h[k][3] = 0x10325476u;
+      h[k][4] = 0xC3D2E1F0u;
+      st[k] = h[k];
+      bl[k] = blocks[k];
+    }
+    sha1_four_blocks_ni(st, bl);
+    return;
+  }
+#endif
+  for (int k = 0; k < 4; ++k) sha1_cpu(data[k], len[k], h[k]);
+}
 
 void sha1_cpu(const uint8_t* data, int64_t len, uint32_t h[5], bool allow_sha_ni) {
 #ifdef IMPDIST_HAVE_SHA_NI

@@ -20,8 +20,14 @@ struct NgramScratch {
   int64_t* cnt_h;   // H
   int64_t* cnt_r;   // H
   int64_t* max_r;   // H
+  uint32_t* direct; // direct_size: (prefix id, token) -> id when the key space is small
   uint32_t table_size;  // power of two >= 2H
+  uint32_t direct_size;
 };
+
+// Key spaces up to this size use a directly indexed table instead of hashing: typical
+// sentences (a few dozen tokens) then never hash at all.
+IMPDIST_HD uint32_t ngram_direct_size(int64_t H) { return uint32_t(16 * H + 256); }
 
 IMPDIST_HD uint32_t ngram_table_size(int64_t H) {
   uint32_t s = 16;
@@ -33,7 +39,7 @@ IMPDIST_HD uint32_t ngram_table_size(int64_t H) {
 // total length R; carve it with ngram_scratch_carve.
 IMPDIST_HD int64_t ngram_scratch_bytes(int64_t H, int64_t R) {
   const int64_t T = ngram_table_size(H);
-  return T * 8 + T * 4 + H * 4 + R * 4 + 3 * H * 8 + 64;
+  return T * 8 + T * 4 + H * 4 + R * 4 + 3 * H * 8 + int64_t(ngram_direct_size(H)) * 4 + 64;
 }
 
 IMPDIST_HD NgramScratch ngram_scratch_carve(void* base, int64_t H, int64_t /*R: rcur fills the rest*/) {
@@ -46,6 +52,8 @@ IMPDIST_HD NgramScratch ngram_scratch_carve(void* base, int64_t H, int64_t /*R: 
   s.max_r = reinterpret_cast<int64_t*>(p);  p += H * 8;
   s.vals = reinterpret_cast<uint32_t*>(p);  p += int64_t(s.table_size) * 4;
   s.hcur = reinterpret_cast<uint32_t*>(p);  p += H * 4;
+  s.direct_size = ngram_direct_size(H);
+  s.direct = reinterpret_cast<uint32_t*>(p);  p += int64_t(s.direct_size) * 4;
   s.rcur = reinterpret_cast<uint32_t*>(p);
   return s;
 }
@@ -77,18 +85,30 @@ IMPDIST_HD void clipped_ngram_counts(const uint32_t* hyp, int64_t H, uint32_t dh
       correct[n - 1] = 0;
       continue;
     }
+    // (prefix id, last token) keys: prefix ids < D of the previous order, tokens < dh.
+    const bool direct = uint64_t(D) * dh <= s.direct_size;
     if (n > 1) {  // intern (prefix id, last token) of the hypothesis into dense ids
-      for (uint32_t k = 0; k < s.table_size; ++k) s.keys[k] = kEmpty;
+      const uint32_t prev_D = D;
       D = 0;
-      for (int64_t i = 0; i < Hn; ++i) {
-        const uint64_t key = (uint64_t(s.hcur[i]) << 32) | hyp[i + n - 1];
-        uint32_t k = ngram_slot(key, mask);
-        while (s.keys[k] != kEmpty && s.keys[k] != key) k = (k + 1) & mask;
-        if (s.keys[k] == kEmpty) {
-          s.keys[k] = key;
-          s.vals[k] = D++;
+      if (direct) {
+        for (uint32_t k = 0; k < prev_D * dh; ++k) s.direct[k] = kNoId;
+        for (int64_t i = 0; i < Hn; ++i) {
+          uint32_t& slot = s.direct[s.hcur[i] * dh + hyp[i + n - 1]];
+          if (slot == kNoId) slot = D++;
+          s.hcur[i] = slot;
         }
-        s.hcur[i] = s.vals[k];
+      } else {
+        for (uint32_t k = 0; k < s.table_size; ++k) s.keys[k] = kEmpty;
+        for (int64_t i = 0; i < Hn; ++i) {
+          const uint64_t key = (uint64_t(s.hcur[i]) << 32) | hyp[i + n - 1];
+          uint32_t k = ngram_slot(key, mask);
+          while (s.keys[k] != kEmpty && s.keys[k] != key) k = (k + 1) & mask;
+          if (s.keys[k] == kEmpty) {
+            s.keys[k] = key;
+            s.vals[k] = D++;
+          }
+          s.hcur[i] = s.vals[k];
+        }
       }
     }
     for (uint32_t d = 0; d < D; ++d) s.cnt_h[d] = s.cnt_r[d] = s.max_r[d] = 0;
@@ -102,6 +122,8 @@ IMPDIST_HD void clipped_ngram_counts(const uint32_t* hyp, int64_t H, uint32_t dh
           const uint32_t last = refs[ref_off[r] + j + n - 1];
           if (last >= dh) {
             id = kNoId;
+          } else if (direct) {
+            id = s.direct[id * dh + last];
           } else {
             const uint64_t key = (uint64_t(id) << 32) | last;
             uint32_t k = ngram_slot(key, mask);
