@@ -30,7 +30,8 @@ class DecoderBackend(Protocol):
         ...
 
     def select(self, rows: np.ndarray) -> None:
-        """Keep only these batch rows (int64 indices, increasing) in the cache, in this order."""
+        """Make the cache hold these batch rows (int64 indices), in this order. Indices may
+        repeat: the decode loop prefills a shared prompt once and copies its row."""
         ...
 
     def log_likelihoods(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

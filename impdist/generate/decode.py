@@ -57,8 +57,14 @@ def decode_batches(
         states = [new_state(list(j.prompt), seed, j.key, cfg.no_repeat_ngram_size) for j in batch]
         results: dict[int, list[int]] = {}
         active = list(range(len(batch)))  # batch rows still decoding, in cache order
-        ids, mask = left_pad([j.prompt for j in batch], pad_id)
+        # Samples of one context share a prompt: prefill each distinct prompt once, then copy rows.
+        unique: dict[tuple[int, ...], int] = {}
+        expand = np.array([unique.setdefault(j.prompt, len(unique)) for j in batch], dtype=np.int64)
+        ids, mask = left_pad(list(unique), pad_id)
         logits = backend.prefill(ids, mask)
+        if len(unique) < len(batch):
+            backend.select(expand)
+            logits = logits[expand]
         for _ in range(max_new_tokens):
             chosen = select_next(logits, [states[r] for r in active], cfg)
             keep = []

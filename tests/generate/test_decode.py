@@ -85,3 +85,16 @@ def test_bad_sampling_settings():
         SamplingConfig(top_p=0)
     with pytest.raises(ValueError, match="temperature"):
         SamplingConfig(temperature=0)
+
+
+def test_shared_prompts_are_prefilled_once_and_decode_as_if_alone():
+    prompts = [[3, 4, 5]] * 4 + [[9]] * 3  # samples of two contexts
+    jobs = [DecodeJob(tuple(p), key=i) for i, p in enumerate(prompts)]
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95)
+    be = FakeBackend()
+    prefilled = []
+    original = be.prefill
+    be.prefill = lambda ids, mask: prefilled.append(len(ids)) or original(ids, mask)
+    together = run(be, jobs, cfg, batch_size=7)
+    assert prefilled == [2]
+    assert together == run(FakeBackend(), jobs, cfg, batch_size=1)
