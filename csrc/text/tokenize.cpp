@@ -96,14 +96,16 @@ struct TokenSink {
   }
 };
 
-template <class Next>
-struct DigitDash {  // ([0-9])(-) -> \1 \2
+// One re.sub over a stream of bytes: holds the previous byte; when (previous, current) matches
+// Rule, Rule::emit writes the replacement of both, else the previous byte passes unchanged.
+template <class Rule, class Next>
+struct PairStage {
   Next next;
   int pend = -1;
   void put(unsigned char c) {
     if (pend >= 0) {
-      if ((cls(uint8_t(pend)) & kDigit) && c == '-') {
-        next.put(uint8_t(pend)); next.put(' '); next.put('-'); next.put(' ');
+      if (Rule::match(uint8_t(pend), c)) {
+        Rule::emit(next, uint8_t(pend), c);
         pend = -1;
         return;
       }
@@ -111,50 +113,31 @@ struct DigitDash {  // ([0-9])(-) -> \1 \2
     }
     pend = c;
   }
-  void flush() { if (pend >= 0) next.put(uint8_t(pend)); pend = -1; next.flush(); }
-};
-
-template <class Next>
-struct DotCommaBefore {  // ([\.,])([^0-9]) -> ' \1 \2'
-  Next next;
-  int pend = -1;
-  void put(unsigned char c) {
-    if (pend >= 0) {
-      if ((cls(uint8_t(pend)) & kDotComma) && !(cls(c) & kDigit)) {
-        next.put(' '); next.put(uint8_t(pend)); next.put(' '); next.put(c);
-        pend = -1;
-        return;
-      }
-      next.put(uint8_t(pend));
-    }
-    pend = c;
+  void flush() {
+    if (pend >= 0) next.put(uint8_t(pend));
+    pend = -1;
+    next.flush();
   }
-  void flush() { if (pend >= 0) next.put(uint8_t(pend)); pend = -1; next.flush(); }
 };
 
-template <class Next>
 struct DotCommaAfter {  // ([^0-9])([\.,]) -> \1 \2
-  Next next;
-  int pend = -1;
-  void put(unsigned char c) {
-    if (pend >= 0) {
-      if (!(cls(uint8_t(pend)) & kDigit) && (cls(c) & kDotComma)) {
-        next.put(uint8_t(pend)); next.put(' '); next.put(c); next.put(' ');
-        pend = -1;
-        return;
-      }
-      next.put(uint8_t(pend));
-    }
-    pend = c;
-  }
-  void flush() { if (pend >= 0) next.put(uint8_t(pend)); pend = -1; next.flush(); }
+  static bool match(uint8_t p, uint8_t c) { return !(cls(p) & kDigit) && (cls(c) & kDotComma); }
+  template <class N> static void emit(N& n, uint8_t p, uint8_t c) { n.put(p); n.put(' '); n.put(c); n.put(' '); }
+};
+struct DotCommaBefore {  // ([\.,])([^0-9]) -> ' \1 \2'
+  static bool match(uint8_t p, uint8_t c) { return (cls(p) & kDotComma) && !(cls(c) & kDigit); }
+  template <class N> static void emit(N& n, uint8_t p, uint8_t c) { n.put(' '); n.put(p); n.put(' '); n.put(c); }
+};
+struct DigitDash {  // ([0-9])(-) -> \1 \2
+  static bool match(uint8_t p, uint8_t c) { return (cls(p) & kDigit) && c == '-'; }
+  template <class N> static void emit(N& n, uint8_t p, uint8_t) { n.put(p); n.put(' '); n.put('-'); n.put(' '); }
 };
 
 // Tokens of one whitespace-delimited chunk that holds '.', ',' or '-' (and no C1 byte): the
 // last three substitutions run on ' ' + chunk + ' ', which is exact because whitespace is
 // neither a digit nor '.', ',' or '-', so no match ever spans two chunks.
 void special_chunk(const char* s, size_t n, TokenSink& sink) {
-  DotCommaAfter<DotCommaBefore<DigitDash<TokenSink>>> chain{{{sink}}};
+  PairStage<DotCommaAfter, PairStage<DotCommaBefore, PairStage<DigitDash, TokenSink>>> chain{{{sink}}};
   chain.put(' ');
   for (size_t i = 0; i < n; ++i) chain.put(static_cast<unsigned char>(s[i]));
   chain.put(' ');
