@@ -37,5 +37,12 @@ class FakeBackend:
         assert self.last is not None
         self.last = self.last[rows]
 
-    def log_likelihoods(self, input_ids, attention_mask):  # pragma: no cover - not used here
-        raise NotImplementedError
+    def log_likelihoods(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(input_ids), input_ids.shape[1] - 1), dtype=np.float32)
+        for r, (ids, mask) in enumerate(zip(input_ids, attention_mask)):
+            seq = [0, 0] + ids.tolist()
+            for t in range(1, len(ids)):
+                if mask[t]:
+                    logits = self.logits_for(seq[t], seq[t + 1]).astype(np.float64)
+                    out[r, t - 1] = logits[ids[t]] - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+        return out

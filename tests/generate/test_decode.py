@@ -98,3 +98,12 @@ def test_shared_prompts_are_prefilled_once_and_decode_as_if_alone():
     together = run(be, jobs, cfg, batch_size=7)
     assert prefilled == [2]
     assert together == run(FakeBackend(), jobs, cfg, batch_size=1)
+
+
+def test_fake_backend_log_likelihoods_are_log_probabilities():
+    be = FakeBackend(vocab=12)
+    ids = np.array([[3, 4, 5, 6]], dtype=np.int64)
+    ll = be.log_likelihoods(ids, np.ones_like(ids))
+    assert ll.shape == (1, 3) and (ll < 0).all()
+    logits = be.logits_for(3, 4).astype(np.float64)
+    assert ll[0, 1] == pytest.approx(logits[5] - np.log(np.exp(logits).sum()), rel=1e-5)
