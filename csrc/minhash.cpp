@@ -106,8 +106,7 @@ void minhash(const Strs& texts, int k, const uint64_t* a, const uint64_t* b, int
   }
 }
 
-ShingledBatch shingle_batch(const Strs& texts, int k, int threads) {
-  (void)threads;  // shingling is a small share of the GPU path's host work
+ShingledBatch shingle_batch(const Strs& texts, int k) {
   ShingledBatch out;
   std::vector<int64_t> begin, len;
   for (const auto& t : texts) {

@@ -20,7 +20,7 @@ void minhash(const Strs& texts, int k, const uint64_t* a, const uint64_t* b, int
 struct ShingledBatch {
   std::vector<int64_t> shingle_off{0}, begin, len;
 };
-ShingledBatch shingle_batch(const Strs& texts, int k, int threads);
+ShingledBatch shingle_batch(const Strs& texts, int k);
 
 // SHA-1 state of one byte string, on the fastest CPU path available (SHA-NI when present).
 void sha1_cpu(const uint8_t* data, int64_t len, uint32_t h[5], bool allow_sha_ni = true);

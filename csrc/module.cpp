@@ -169,7 +169,7 @@ py::dict shingle_batch_py(py::handle texts, int k) {
     bytes.insert(bytes.end(), v.begin(), v.end());
     text_off.push_back(int64_t(bytes.size()));
   }
-  ShingledBatch s = shingle_batch(t.views, k, 1);
+  ShingledBatch s = shingle_batch(t.views, k);
   py::dict d;
   d["bytes"] = vec_to_array(bytes);
   d["text_off"] = vec_to_array(text_off);

@@ -39,8 +39,8 @@ def _check(contexts: int | str | os.PathLike, samples: int, backend: str, batch_
         raise ImpdistError("--samples and --batch-size must be positive")
 
 
-def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_size: int, workers: int,
-                   quiet: bool, fmt: str) -> StageDir:
+def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_size: int, quiet: bool,
+                   fmt: str) -> StageDir:
     """Prefix shards of batch_size prefixes each, added until the stage holds >= n contexts.
     Shards depend only on (seed, index), so asking for more contexts later extends the run."""
     config = {"stage": "contexts", "source": "news-prefix", "teacher": asdict(teacher), "seed": seed,
@@ -49,20 +49,17 @@ def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_siz
     stage = open_stage(out, "contexts", config, inputs={}, fmt=fmt)
     # A teacher that writes few full sentences would loop for ever: give up after a budget.
     budget = 8 * (n // batch_size + 1) + 8
-    shard = 0
-    while True:
-        shards = stage.manifest["shards"]
-        have = sum(shards[s]["rows"] for s in stage.shards() if s < f"{shard:06d}")
-        if have >= n:
-            break
+    have = shard = 0
+    while have < n:
         if shard >= budget:
             raise ImpdistError(f"the teacher wrote only {have} usable sentences in {shard * batch_size} "
                                f"continuations, short of the {n} contexts asked for: check the model "
                                f"({teacher.model!r}) writes English text, or ask for fewer contexts")
+        name = f"{shard:06d}"
         payload = {"teacher": asdict(teacher), "seed": seed, "first": shard * batch_size, "count": batch_size,
                    "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS, "batch_size": batch_size}
-        run_shards(stage, [(f"{shard:06d}", payload)], stages.context_shard, workers=1,
-                   progress="contexts", quiet=quiet)
+        run_shards(stage, [(name, payload)], stages.context_shard, workers=1, progress="contexts", quiet=quiet)
+        have += stage.manifest["shards"][name]["rows"]
         shard += 1
     return stage
 
@@ -75,6 +72,7 @@ def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str)
     units = [(f"{i // DOCS_PER_SHARD:06d}", {"docs": docs[i : i + DOCS_PER_SHARD]})
              for i in range(0, len(docs), DOCS_PER_SHARD)]
     run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet)
+    stage.complete()
     return stage
 
 
@@ -101,7 +99,7 @@ def generate(
     teacher = TeacherSpec(model=model, backend=backend, device=device, threads=threads,
                           trust_remote_code=trust_remote_code)
     if isinstance(contexts, int):
-        ctx_stage = _news_contexts(out, teacher, contexts, seed, batch_size, workers, quiet, fmt)
+        ctx_stage = _news_contexts(out, teacher, contexts, seed, batch_size, quiet, fmt)
         limit = contexts
     else:
         ctx_stage = _corpus_contexts(out, Path(contexts), workers, quiet, fmt)
