@@ -8,6 +8,7 @@
 #include "impdist/pair_stats.h"
 #include "lexical.h"
 #include "minhash.h"
+#include "numbers.h"
 #include "overlap.h"
 #include "parallel.h"
 #include "pyinput.h"
@@ -179,6 +180,25 @@ py::dict shingle_batch_py(py::handle texts, int k) {
   return d;
 }
 
+py::tuple scan_numbers_py(py::handle texts, int threads) {
+  Texts t = texts_from(texts, "texts");
+  std::vector<NumberScan> scans;
+  {
+    py::gil_scoped_release nogil;
+    scan_numbers(t.views, threads, scans);
+  }
+  py::array_t<bool> scanned(py::ssize_t(scans.size()));
+  bool* s = scanned.mutable_data();
+  py::list numerals(scans.size()), spans(scans.size());
+  const py::tuple none;
+  for (size_t i = 0; i < scans.size(); ++i) {
+    s[i] = scans[i].scanned;
+    numerals[i] = scans[i].numerals.empty() ? none : py::tuple(py::cast(scans[i].numerals));
+    spans[i] = scans[i].word_spans.empty() ? none : py::tuple(py::cast(scans[i].word_spans));
+  }
+  return py::make_tuple(scanned, numerals, spans);
+}
+
 std::vector<std::string> porter_stem_py(py::handle words) {
   Texts t = texts_from(words, "words");
   std::vector<std::string> out;
@@ -242,6 +262,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("minhash", &minhash_py, py::arg("texts"), py::arg("k"), py::arg("a"), py::arg("b"), py::arg("scheme"),
         py::arg("threads"));
   m.def("shingle_batch", &shingle_batch_py, py::arg("texts"), py::arg("k"));
+  m.def("scan_numbers", &scan_numbers_py, py::arg("texts"), py::arg("threads"));
   m.def("porter_stem", &porter_stem_py, py::arg("words"));
   m.def("sha1", &sha1_py, py::arg("data"), py::arg("allow_sha_ni") = true);
   m.def("build_info", &build_info);
