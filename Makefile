@@ -41,10 +41,12 @@ parity: install
 bench: install
 	$(PY) bench/bench_kernels.py
 
-# Until the pipeline exists, the main job is the kernel benchmark.
+# The main job on the embedded defaults: generate -> train the paraphrase judge on MRPC ->
+# filter, into runs/default (each step resumes; a second `make run` finishes at once).
+DATA ?= ../shared/data
+RUN_CONTEXTS ?= 256
 run: install
-	@echo "impdist: the pipeline is not built yet; 'make run' runs the kernel benchmark (bench/bench_kernels.py)."
-	$(PY) bench/bench_kernels.py --quick
+	$(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --judge-data $(DATA)/mrpc_dev_labelled.jsonl
 
 # Kernel tests against an AddressSanitizer build of the core. Package and tests are copied to
 # build/asan/pkg and run from there with `python -S`, which skips the editable install's

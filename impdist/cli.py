@@ -48,6 +48,271 @@ def generate(contexts: str, fmt: str, **kwargs) -> None:
     click.echo(str(run(contexts=_contexts_arg(contexts), fmt=fmt, **kwargs)))
 
 
+def _off_or_float(value: str) -> float | None:
+    """A dedup threshold, or 'off'."""
+    if value.lower() in ("off", "none", "no"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a number nor 'off'") from None
+
+
+@cli.command(name="filter")
+@click.option("--in", "source", default="runs/default", show_default=True, type=click.Path(path_type=Path),
+              help="The --out folder of `impdist generate`, a candidates stage, or a JSONL file of candidates.")
+@click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: --in).")
+@click.option("--task", default="paraphrase", show_default=True, type=click.Choice(["paraphrase", "summary"]))
+@click.option("--judge", default="embedding", show_default=True,
+              help="embedding[:MODEL], nli:MODEL or paraphrase:MODEL (a dir from `impdist judge train`).")
+@click.option("--threshold", "judge_threshold", default=None, type=float, help="Judge threshold (default: the judge's).")
+@click.option("--min-len-ratio", default=0.8, show_default=True, help="Paraphrase: least len(tgt)/len(src).")
+@click.option("--max-len-ratio", default=1.5, show_default=True, help="Paraphrase: most len(tgt)/len(src).")
+@click.option("--max-compression", default=0.75, show_default=True, help="Summary: most len(tgt)/len(src).")
+@click.option("--max-rouge-l", default=0.75, show_default=True, help="Drop pairs with a higher ROUGE-L.")
+@click.option("--numbers/--no-numbers", default=True, show_default=True, help="Numbers must agree.")
+@click.option("--graph/--no-graph", "entailment_graph", default=True, show_default=True,
+              help="Keep one pair per entailment-graph component of each context.")
+@click.option("--near-duplicate", default="0.8", show_default=True, callback=lambda c, p, v: _off_or_float(v),
+              help="MinHash-LSH Jaccard threshold, or 'off'.")
+@click.option("--semantic-duplicate", default="0.95", show_default=True, callback=lambda c, p, v: _off_or_float(v),
+              help="Cosine threshold of pair embeddings, or 'off'.")
+@click.option("--cap", default=32, show_default=True, help="Most pairs per context group.")
+@click.option("--pairing", default="group", show_default=True, type=click.Choice(["group", "source"]),
+              help="Pair every two sentences of a context group, or y_orig with each candidate only.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--judge-all", is_flag=True, help="Judge every pair, not only those passing the lexical filters.")
+@click.option("--embedder", default="minilm-l6", show_default=True, help="Sentence embeddings for semantic dedup.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
+@click.option("--workers", default=1, show_default=True, help="Processes over shards.")
+@click.option("--format", "fmt", default="jsonl", show_default=True, type=click.Choice(["jsonl", "parquet"]))
+@click.option("--rethreshold", is_flag=True, help="Rebuild the dataset from stored scores; runs no model.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def filter_command(task: str, judge_threshold: float | None, min_len_ratio: float, max_len_ratio: float,
+                   max_compression: float, max_rouge_l: float, numbers: bool, entailment_graph: bool,
+                   near_duplicate: float | None, semantic_duplicate: float | None, **kwargs) -> None:
+    """Pair the candidates, judge them, drop near-copies and duplicates: the distilled dataset."""
+    from impdist.filters.chain import FilterConfig
+    from impdist.filters.pipeline import filter_dataset
+
+    try:
+        cfg = FilterConfig(task=task, min_len_ratio=min_len_ratio, max_len_ratio=max_len_ratio,
+                           max_compression=max_compression, max_rouge_l=max_rouge_l, numbers=numbers,
+                           judge_threshold=judge_threshold, entailment_graph=entailment_graph,
+                           near_duplicate=near_duplicate, semantic_duplicate=semantic_duplicate)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    click.echo(str(filter_dataset(task=task, config=cfg, **kwargs)))
+
+
+@cli.command(name="run")
+@click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
+@click.option("--teacher", default="smollm2-135m", show_default=True, help="Embedded name, local directory or hub id.")
+@click.option("--contexts", default=256, show_default=True, help="News-prefix contexts to generate.")
+@click.option("--samples", default=8, show_default=True, help="Teacher samples per context.")
+@click.option("--judge-data", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled pairs to train the paraphrase judge on (e.g. MRPC); default: the embedding judge.")
+@click.option("--task", default="paraphrase", show_default=True, type=click.Choice(["paraphrase", "summary"]))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run_command(**kwargs) -> None:
+    """The whole job on the embedded defaults: generate, judge, filter; prints where it all is."""
+    from impdist.run import run
+
+    click.echo(str(run(**kwargs)))
+
+@cli.group()
+def judge() -> None:
+    """Semantic-equivalence judges: train a cross-encoder, calibrate any judge on labelled pairs."""
+
+
+@judge.command("train")
+@click.option("--base", default="minilm-l6", show_default=True,
+              help="Encoder to fine-tune: embedded name, local directory or hub id.")
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Labelled pairs: SICK for --labels nli, MRPC or STS for --labels paraphrase.")
+@click.option("--labels", required=True, type=click.Choice(["nli", "paraphrase"]))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the judge.")
+@click.option("--epochs", default=None, type=float, help="Default: 3 for nli, 1 for paraphrase.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--lr", default=None, type=float, help="Default: 5e-5 for nli, 1e-4 for paraphrase.")
+@click.option("--max-length", default=128, show_default=True, help="Tokens per pair.")
+@click.option("--holdout", default=0.2, show_default=True, help="Fraction of ids held out.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", default=None, type=int, help="Intra-op threads (default: torch's).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def judge_train(**kwargs) -> None:
+    """Fine-tune a cross-encoder judge; prints its held-out metrics."""
+    from impdist.filters.judge_train import train_judge
+
+    click.echo(str(train_judge(**kwargs)))
+
+
+@judge.command("calibrate")
+@click.option("--judge", "judges", required=True, multiple=True,
+              help="Judge spec: embedding[:MODEL], nli:MODEL or paraphrase:MODEL (repeatable).")
+@click.option("--data", "datas", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Labelled pairs: MRPC, STS or SICK JSONL (repeatable).")
+@click.option("--split", default="heldout", show_default=True,
+              type=click.Choice(["heldout", "train", "all"]))
+@click.option("--threshold", default=None, type=float, help="Report P/R/F1 here instead of the best F1.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per judge and file.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
+@click.option("--batch-size", default=32, show_default=True)
+@click.option("--threads", default=None, type=int, help="Intra-op threads (default: torch's).")
+def judge_calibrate(judges: tuple[str, ...], datas: tuple[Path, ...], as_json: bool, split: str,
+                    threshold: float | None, device: str, batch_size: int, threads: int | None) -> None:
+    """ROC AUC and the best-F1 threshold (or P/R/F1 at --threshold) of judges on labelled pairs."""
+    import json
+
+    from impdist.filters.calibrate import calibrate, format_table
+    from impdist.filters.judges import load_judge
+    from impdist.filters.labelled import read_labelled
+
+    pairs = [read_labelled(path) for path in datas]  # bad files fail before any model loads
+    rows = []
+    for spec in judges:
+        loaded = load_judge(spec, device=device, batch_size=batch_size, threads=threads)
+        for data in pairs:
+            row = calibrate(loaded, data, split=split, threshold=threshold)
+            rows.append(row)
+            if as_json:
+                click.echo(json.dumps(row.as_dict()))
+    if not as_json:
+        click.echo(format_table(rows))
+
+
+# --- students (impdist.student): train, distill, export, paraphrase, summarize -------------------
+
+def _train_options(fn):
+    """The options of `train` that `distill` shares (they make an impdist.student.TrainConfig)."""
+    options = [
+        click.option("--base", default="smollm2-135m", show_default=True,
+                     help="Model to fine-tune: embedded name, local directory or hub id (causal LM or T5-style)."),
+        click.option("--epochs", default=3.0, show_default=True),
+        click.option("--max-steps", default=None, type=int, help="Optimizer steps (overrides --epochs)."),
+        click.option("--max-minutes", default=None, type=float,
+                     help="Training time budget (summed over resumes); the LR schedule fits it."),
+        click.option("--batch-size", default=8, show_default=True),
+        click.option("--lr", default=1e-4, show_default=True),
+        click.option("--max-length", default=160, show_default=True, help="Tokens of prompt + target."),
+        click.option("--heldout", default=0.05, show_default=True, help="Fraction of pairs held out for eval loss."),
+        click.option("--save-every", default=50, show_default=True, help="Checkpoint every N steps."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores)."),
+        click.option("--quiet", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _train_config(base: str, epochs: float, max_steps: int | None, batch_size: int, lr: float, max_length: int,
+                  heldout: float, seed: int):
+    from impdist.student.train import TrainConfig
+
+    return TrainConfig(base=base, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
+                       max_length=max_length, heldout=heldout, seed=seed)
+
+
+@cli.command(name="train")
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="The dataset: the --out folder of `impdist filter`, a dataset stage, or a JSONL file of pairs.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder of the student (resumes a run there).")
+@_train_options
+def train_command(data: Path, out: Path, max_minutes: float | None, save_every: int, threads: int | None,
+                  quiet: bool, **config) -> None:
+    """Fine-tune a student on a distilled dataset (loss on the target only, control codes as prefixes)."""
+    from impdist.student.train import train
+
+    click.echo(str(train(data, out, _train_config(**config), max_minutes=max_minutes, save_every=save_every,
+                         threads=threads, quiet=quiet)))
+
+
+@cli.command(name="distill")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="The round-0 dataset (as for train).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder of the rounds.")
+@click.option("--rounds", default=1, show_default=True, help="Self-distillation rounds.")
+@click.option("--student", default=None, type=click.Path(path_type=Path),
+              help="A trained student to start from (default: train one on --data first).")
+@click.option("--samples", default=10, show_default=True, help="Student samples per source.")
+@click.option("--top-p", default=0.9, show_default=True)
+@click.option("--temperature", default=0.7, show_default=True)
+@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+              help="Runtime of the student's sampling.")
+@click.option("--judge", default=None, help="Filter judge (default: the dataset card's, else embedding).")
+@_train_options
+def distill_command(data: Path, out: Path, rounds: int, student: Path | None, samples: int, top_p: float,
+                    temperature: float, backend: str, judge: str | None, max_minutes: float | None, save_every: int,
+                    threads: int | None, quiet: bool, **config) -> None:
+    """Self-distillation: the student samples, the filter re-judges, the dataset grows, the student retrains."""
+    from impdist.student.distill import SelfSampling, distill
+
+    sampling = SelfSampling(samples=samples, top_p=top_p, temperature=temperature, backend=backend, threads=threads,
+                            seed=config["seed"])
+    click.echo(str(distill(data, out, rounds=rounds, student=student, train_config=_train_config(**config),
+                           sampling=sampling, judge=judge, max_minutes=max_minutes, save_every=save_every,
+                           quiet=quiet)))
+
+
+@cli.command(name="export")
+@click.option("--model", required=True, type=click.Path(path_type=Path), help="A student folder `impdist train` wrote.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder of the ONNX export.")
+@click.option("--int8", is_flag=True, help="Quantize the weights to int8 (MatMulNBits).")
+@click.option("--eval/--no-eval", "evaluate", default=True, show_default=True,
+              help="Score the exported graph on the student's held-out pairs for the model card.")
+@click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
+def export_command(model: Path, out: Path, int8: bool, evaluate: bool, threads: int | None) -> None:
+    """Export a student to ONNX (KV cache, optionally int8) with a model card; loads with plain optimum."""
+    from impdist.student.export import export_student
+
+    click.echo(str(export_student(model, out, int8=int8, evaluate=evaluate, threads=threads)))
+
+
+def _rewrite_command(task: str):
+    """`impdist paraphrase` / `impdist summarize`: lines (or JSONL with src) in, JSONL {src, tgt} out."""
+
+    @click.option("--model", required=True, type=click.Path(path_type=Path), help="A trained or exported student.")
+    @click.option("--input", "source", default="-", show_default=True, type=click.File("r", encoding="utf-8"),
+                  help="Lines or JSONL with 'src'; - for stdin.")
+    @click.option("--output", default="-", show_default=True, type=click.File("w", encoding="utf-8"),
+                  help="JSONL {src, tgt}, one line per input line; - for stdout.")
+    @click.option("--format", "input_format", default="auto", show_default=True,
+                  type=click.Choice(["auto", "text", "jsonl"]), help="Input format (auto: JSONL if it starts with '{').")
+    @click.option("--backend", default=None, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+                  help="Default: an export's own graph, else onnx-int8.")
+    @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
+    @click.option("--n", default=1, show_default=True, help="Outputs per line (n > 1 samples; tgt is then a list).")
+    @click.option("--compression", default=None, help="Wanted len(out)/len(src), or a length code.")
+    @click.option("--diversity", default=None, help="Wanted 1 - ROUGE-L to the source, or a diversity code.")
+    @click.option("--exemplar", default=None, help="A sentence whose syntax the output should follow.")
+    @click.option("--sample", is_flag=True, default=None, help="Sample (top-p) instead of greedy decoding.")
+    @click.option("--temperature", default=0.7, show_default=True)
+    @click.option("--top-p", default=0.9, show_default=True)
+    @click.option("--seed", default=0, show_default=True)
+    @click.option("--batch-size", default=32, show_default=True)
+    @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
+    def command(model: Path, source, output, input_format: str, backend: str | None, device: str, threads: int | None,
+                **options) -> None:
+        from impdist.student.serve import Paraphraser, rewrite_stream
+
+        student = Paraphraser.load(model, backend, device, threads=threads)
+        rewrite_stream(student, source, output.write, task=task, input_format=input_format,
+                       where=getattr(source, "name", "<stdin>"), **options)
+        output.flush()
+
+    command.__doc__ = f"{'Paraphrase' if task == 'paraphrase' else 'Summarize'} sentences with a student."
+    return command
+
+
+cli.command(name="paraphrase", help="Paraphrase sentences with a student: lines or JSONL in, JSONL {src, tgt} out.")(
+    _rewrite_command("paraphrase"))
+cli.command(name="summarize", help="Summarize sentences with a student: lines or JSONL in, JSONL {src, tgt} out.")(
+    _rewrite_command("summary"))
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 1, without a traceback."""
     try:

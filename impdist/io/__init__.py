@@ -5,12 +5,12 @@ directory, `run_shards` runs it over the shards that are not done yet, and `late
 `fingerprint` let the next stage find and pin what it reads.
 """
 from impdist.io.executor import run_shards
-from impdist.io.records import (FORMATS, MAX_LINE_BYTES, ShardInfo, read_jsonl, read_rows,
+from impdist.io.records import (FORMATS, MAX_LINE_BYTES, ShardInfo, read_jsonl, read_jsonl_numbered, read_rows,
                                 read_texts, write_rows)
 from impdist.io.stage import StageDir, canonical_json, fingerprint, latest_stage, open_stage
 
 __all__ = [
     "FORMATS", "MAX_LINE_BYTES", "ShardInfo", "StageDir", "canonical_json", "fingerprint",
-    "latest_stage", "open_stage", "read_jsonl", "read_rows", "read_texts", "run_shards",
+    "latest_stage", "open_stage", "read_jsonl", "read_jsonl_numbered", "read_rows", "read_texts", "run_shards",
     "write_rows",
 ]

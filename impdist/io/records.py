@@ -100,6 +100,12 @@ def read_jsonl(path: str | PathLike, *, max_line_bytes: int | None = MAX_LINE_BY
     return (obj for _, obj in _objects(p, max_line_bytes))
 
 
+def read_jsonl_numbered(path: str | PathLike, *, max_line_bytes: int | None = MAX_LINE_BYTES
+                        ) -> Iterator[tuple[int, dict]]:
+    """Like `read_jsonl`, with each object's line number, for errors about its fields."""
+    return _objects(_input_file(path), max_line_bytes)
+
+
 def _text_of(where: str, field: str, value: Any) -> str:
     if not isinstance(value, str):
         kind = "null" if value is None else type(value).__name__

@@ -1,0 +1,303 @@
+"""`impdist filter` as a function: candidates -> the `scored` stage -> the `dataset` stage.
+
+scored (map, resumable per shard): pair each context group, compute the lexical scores of
+    every pair, run the judge on the pairs that pass the cheap filters (on all pairs with
+    `judge_all`), and store a pair embedding for semantic dedup. Models run only here.
+dataset (reduce): the chain's decisions over all stored scores (impdist/filters/chain.py),
+    written as `kept-*` and `rejected-*` shards plus the dataset card. `rethreshold=True`
+    re-runs only this stage, from the stored scores, without loading any model.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from impdist.errors import ImpdistError, MalformedInputError
+from impdist.filters import card, chain
+from impdist.filters.chain import FilterConfig
+from impdist.filters.pairs import check_task, make_pairs
+from impdist.io import StageDir, fingerprint, latest_stage, open_stage, read_jsonl_numbered, run_shards
+from impdist.io._atomic import write_bytes_atomic
+
+GROUPS_PER_SHARD = 64    # context groups per scored shard (a few hundred pairs)
+ROWS_PER_SHARD = 50_000  # rows per kept / rejected shard of the dataset stage
+JUDGE_FILE = "judge.json"  # beside the scored shards: the judge's spec and default threshold
+
+
+@dataclass
+class FilterResult:
+    """Where the filter wrote, and what it kept."""
+
+    scored_dir: Path
+    dataset_dir: Path
+    kept: int
+    rejected: int
+    funnel: list[tuple[str, int]]
+
+    @property
+    def card(self) -> Path:
+        return self.dataset_dir / card.CARD_MD
+
+    def __str__(self) -> str:
+        steps = " -> ".join(f"{name} {count}" for name, count in self.funnel)
+        return (f"funnel: {steps}\n"
+                f"{self.kept} pairs kept, {self.rejected} rejected, in {self.dataset_dir}\n"
+                f"dataset card: {self.card}")
+
+
+# --- input -----------------------------------------------------------------------------------
+
+def _check_group(where: str, row: dict) -> dict:
+    for field, kind in (("context_id", (str, int)), ("y_orig", str), ("candidates", list)):
+        if not isinstance(row.get(field), kind):
+            raise MalformedInputError(
+                f"{where}: field {field!r} is missing or not a {'list' if kind is list else 'string'}; a "
+                'candidates row looks like {"context_id": "c1", "y_orig": "A sentence.", '
+                '"candidates": ["Another sentence."]}')
+    if not all(isinstance(c, str) for c in row["candidates"]):
+        raise MalformedInputError(f"{where}: every item of 'candidates' must be a string")
+    return row
+
+
+def read_groups(source: str | os.PathLike) -> tuple[list[dict], str]:
+    """The candidate groups to filter and a fingerprint of them. `source` is a run directory
+    (its latest complete `candidates` stage is read), a stage directory, or a JSONL file of
+    rows with `context_id`, `y_orig` and `candidates`."""
+    path = Path(source)
+    if path.is_file():
+        groups = [_check_group(f"{path}:{n}", row) for n, row in read_jsonl_numbered(path)]
+        return groups, fingerprint(path)
+    if not path.is_dir():
+        raise ImpdistError(f"{path}: no such file or directory; give the --out folder of "
+                           "`impdist generate`, a candidates stage folder, or a JSONL file of candidates")
+    stage = StageDir(path) if (path / "manifest.json").exists() else latest_stage(path, "candidates")
+    if stage is None:
+        raise ImpdistError(f"{path}: holds no complete candidates stage; run `impdist generate "
+                           f"--out {path}` first (or let it finish)")
+    if not stage.is_complete:
+        raise ImpdistError(f"{stage.path}: this stage is not complete; re-run the command that "
+                           "writes it so it finishes, then filter")
+    groups = [_check_group(f"{stage.path} row {i}", row) for i, row in enumerate(stage.iter_rows())]
+    return groups, fingerprint(stage)
+
+
+# --- the scored stage (models run here) --------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _load_judge(spec: str, device: str, batch_size: int, threads: int | None):
+    from impdist.filters.judges import load_judge  # torch loads on first use only
+    return load_judge(spec, device=device, batch_size=batch_size, threads=threads)
+
+
+@lru_cache(maxsize=2)
+def _load_embedder(model: str, device: str, threads: int | None):
+    from impdist.filters.embed import Embedder
+    return Embedder(model, device=device, threads=threads)
+
+
+def encode_vector(v: np.ndarray) -> str:
+    """A float vector as base64 float16: a JSONL-friendly 2 bytes per dimension."""
+    return base64.b64encode(np.asarray(v, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_vector(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float32)
+
+
+def _pair_embeddings(embedder, records: list[dict]) -> np.ndarray:
+    """normalize(e(src) + e(tgt)): the same for (a, b) and (b, a); each sentence embedded once."""
+    sents = list(dict.fromkeys(s for r in records for s in (r["src"], r["tgt"])))
+    vec = dict(zip(sents, embedder.embed(sents)))
+    pairs = np.stack([vec[r["src"]] + vec[r["tgt"]] for r in records]) if records else np.zeros((0, 1))
+    norms = np.linalg.norm(pairs, axis=1, keepdims=True)
+    return pairs / np.maximum(norms, 1e-12)
+
+
+def scored_shard(payload: dict) -> Iterator[dict]:
+    """Pairs of a shard's groups with every score the chain needs (see the module docstring)."""
+    from impdist.filters.lexical import pair_scores
+
+    task, threads = payload["task"], payload["threads"]
+    records = [p for g in payload["groups"] for p in make_pairs(g, task, cap=payload["cap"], seed=payload["seed"],
+                                                                  pairing=payload["pairing"])]
+    if not records:
+        return
+    srcs = [r["src"] for r in records]
+    tgts = [r["tgt"] for r in records]
+    for key, values in pair_scores(srcs, tgts, task, threads=threads).items():
+        for r, v in zip(records, values.tolist()):
+            r["scores"][key] = v
+    if payload["gate"] is None:
+        todo = list(range(len(records)))
+    else:
+        gate_cfg = FilterConfig(**payload["gate"])
+        scores = chain.score_arrays(records, ["compression", "rougeL", "numbers_ok"])
+        ok = np.all([f.passes(scores) for f in chain.lexical_filters(gate_cfg)], axis=0)
+        todo = np.flatnonzero(ok).tolist()
+    if todo:
+        judge = _load_judge(payload["judge"], payload["device"], payload["batch_size"], threads)
+        sub = [records[i] for i in todo]
+        fwd = judge.score([r["src"] for r in sub], [r["tgt"] for r in sub])
+        bwd = None
+        if task == "paraphrase":
+            bwd = fwd if judge.symmetric else judge.score([r["tgt"] for r in sub], [r["src"] for r in sub])
+        emb = _pair_embeddings(_load_embedder(payload["embedder"], payload["device"], threads), sub)
+        for k, r in enumerate(sub):
+            r["scores"]["judge_fwd"] = float(fwd[k])
+            if bwd is not None:
+                r["scores"]["judge_bwd"] = float(bwd[k])
+            r["emb"] = encode_vector(emb[k])
+    yield from records
+
+
+def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judge: str, cfg: FilterConfig, *,
+                  cap: int | None, pairing: str, seed: int, judge_all: bool, embedder: str, device: str, batch_size: int,
+                  threads: int | None, workers: int, fmt: str, quiet: bool) -> StageDir:
+    gate = None if judge_all else {k: v for k, v in cfg.to_json().items()
+                                   if k in ("task", "min_len_ratio", "max_len_ratio", "max_compression",
+                                            "max_rouge_l", "numbers")}
+    config = {"stage": "scored", "task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate,
+              "embedder": embedder}
+    stage = open_stage(out, "scored", config, inputs={"candidates": source_fp}, fmt=fmt)
+    common = {"task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate, "embedder": embedder,
+              "device": device, "batch_size": batch_size, "threads": threads}
+    units = [(f"{i // GROUPS_PER_SHARD:06d}", {**common, "groups": groups[i : i + GROUPS_PER_SHARD]})
+             for i in range(0, len(groups), GROUPS_PER_SHARD)]
+    run_shards(stage, units, scored_shard, workers=workers, progress="filter: score", quiet=quiet)
+    if not (stage.path / JUDGE_FILE).exists():
+        default = _load_judge(judge, device, batch_size, threads).default_threshold
+        write_bytes_atomic(stage.path / JUDGE_FILE,
+                           json.dumps({"judge": judge, "default_threshold": float(default)}).encode())
+    stage.complete()
+    return stage
+
+
+def _latest_scored(out: Path, task: str) -> StageDir:
+    """The newest complete scored stage of `task` under `out`, for --rethreshold."""
+    best = None
+    for d in sorted(out.glob("scored-*")) if out.is_dir() else []:
+        try:
+            stage = StageDir(d)
+        except ImpdistError:
+            continue
+        m = stage.manifest
+        if m["status"] == "complete" and m["config"].get("task") == task and (d / JUDGE_FILE).exists():
+            if best is None or m.get("completed", "") > best[0]:
+                best = (m.get("completed", ""), stage)
+    if best is None:
+        raise ImpdistError(f"{out}: no complete scored stage for task {task!r} to re-threshold; run "
+                           f"`impdist filter --out {out} --task {task}` without --rethreshold first")
+    return best[1]
+
+
+# --- the dataset stage (no model) -------------------------------------------------------------
+
+def _chunks(rows: list[dict], prefix: str) -> Iterable[tuple[str, list[dict]]]:
+    for i in range(0, max(len(rows), 1), ROWS_PER_SHARD):
+        yield f"{prefix}-{i // ROWS_PER_SHARD:05d}", rows[i : i + ROWS_PER_SHARD]
+
+
+def _dataset_stage(out: Path, scored: StageDir, cfg: FilterConfig, fmt: str, quiet: bool) -> FilterResult:
+    judge = json.loads((scored.path / JUDGE_FILE).read_bytes())
+    threshold = cfg.judge_threshold if cfg.judge_threshold is not None else judge["default_threshold"]
+    config = {"stage": "dataset", "filters": cfg.to_json(), "judge": judge["judge"], "judge_threshold": threshold}
+    stage = open_stage(out, "dataset", config, inputs={"scored": fingerprint(scored)}, fmt=fmt)
+    card_json = stage.path / card.CARD_JSON
+    if stage.is_complete and card_json.exists():
+        info = json.loads(card_json.read_bytes())
+        return FilterResult(scored.path, stage.path, info["kept"], info["rejected"],
+                            [tuple(step) for step in info["funnel"]])
+    records = list(scored.iter_rows())
+    emb = None
+    first = next((r["emb"] for r in records if "emb" in r), None)
+    if first is not None:  # rows the judge never saw have no embedding: NaN rows
+        emb = np.full((len(records), len(decode_vector(first))), np.nan, dtype=np.float32)
+        for i, r in enumerate(records):
+            if "emb" in r:
+                emb[i] = decode_vector(r["emb"])
+    decision = chain.decide(records, cfg, threshold, emb)
+    kept, rejected = [], []
+    for r, reason in zip(records, decision.reasons):
+        r.pop("emb", None)
+        if reason:
+            rejected.append({**r, "reason": reason})
+        else:
+            kept.append(r)
+    for prefix, rows in (("kept", kept), ("rejected", rejected)):
+        for shard, chunk in _chunks(rows, prefix):
+            if not stage.is_done(shard):
+                stage.write_shard(shard, chunk)
+    card.write_card(stage.path, kept=kept, rejected=rejected, funnel=decision.funnel,
+                    meta={"task": cfg.task, "judge": judge["judge"], "judge_threshold": threshold,
+                          "filters": cfg.to_json(), "scored": str(scored.path)})
+    stage.complete()
+    return FilterResult(scored.path, stage.path, len(kept), len(rejected), decision.funnel)
+
+
+def filter_dataset(
+    source: str | os.PathLike = "runs/default",
+    out: str | os.PathLike | None = None,
+    *,
+    task: str = "paraphrase",
+    judge: str = "embedding",
+    config: FilterConfig | None = None,
+    cap: int | None = 32,
+    pairing: str = "group",
+    seed: int = 0,
+    judge_all: bool = False,
+    embedder: str = "minilm-l6",
+    device: str = "cpu",
+    batch_size: int = 32,
+    threads: int | None = None,
+    workers: int = 1,
+    fmt: str = "jsonl",
+    rethreshold: bool = False,
+    quiet: bool = False,
+) -> FilterResult:
+    """Pair, score and filter the candidates in `source` into a dataset under `out` (default:
+    `source` when it is a folder). pairing="source" pairs each y_orig with its candidates only
+    (see impdist/filters/pairs.py). With `rethreshold`, rebuild the dataset from the scores
+    already stored under `out` with `config`'s thresholds, without running any model."""
+    check_task(task)
+    cfg = replace(config or FilterConfig(task=task), task=task)
+    if out is None:
+        if not Path(source).is_dir():
+            raise ImpdistError(f"--out is needed when the input {source} is a file")
+        out = source
+    out = Path(out)
+    if rethreshold:
+        scored = _latest_scored(out, task)
+    else:
+        groups, source_fp = read_groups(source)
+        if not groups:
+            raise ImpdistError(f"{source}: holds no candidate groups to filter")
+        scored = _scored_stage(out, groups, source_fp, task, judge, cfg, cap=cap, pairing=pairing, seed=seed,
+                               judge_all=judge_all,
+                               embedder=embedder, device=device, batch_size=batch_size, threads=threads,
+                               workers=workers, fmt=fmt, quiet=quiet)
+    return _dataset_stage(out, scored, cfg, fmt, quiet)
+
+
+def find_dataset(path: str | os.PathLike) -> StageDir:
+    """A dataset stage: `path` itself, or the latest complete one under a run directory."""
+    p = Path(path)
+    stage = StageDir(p) if (p / "manifest.json").exists() else latest_stage(p, "dataset")
+    if stage is None or stage.name != "dataset":
+        raise ImpdistError(f"{p}: holds no complete dataset; run `impdist filter --out {p}` first")
+    return stage
+
+
+def read_dataset(path: str | os.PathLike, *, rejected: bool = False) -> Iterator[dict]:
+    """The kept pairs (or the rejected ones) of a dataset, in order."""
+    stage = find_dataset(path)
+    prefix = "rejected-" if rejected else "kept-"
+    for shard in stage.shards():
+        if shard.startswith(prefix):
+            yield from stage.read_shard(shard)
