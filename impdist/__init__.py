@@ -6,4 +6,12 @@ The lexical hot loops live in the compiled core, exposed as :mod:`impdist.kernel
 from impdist.errors import ImpdistError, ImpdistWarning
 
 __version__ = "0.1.0"
-__all__ = ["ImpdistError", "ImpdistWarning", "__version__"]
+__all__ = ["ImpdistError", "ImpdistWarning", "Paraphraser", "__version__"]
+
+
+def __getattr__(name: str):
+    """impdist.Paraphraser, imported on first use (it loads torch and the model runtimes)."""
+    if name == "Paraphraser":
+        from impdist.student.serve import Paraphraser
+        return Paraphraser
+    raise AttributeError(f"module 'impdist' has no attribute {name!r}")

@@ -187,9 +187,14 @@ def load_tokenizer(model: str | os.PathLike, *, trust_remote_code: bool = False)
 
 
 def onnx_model_dir(model: str, *, int8: bool, trust_remote_code: bool = False) -> Path:
-    """A directory holding model.onnx (KV-cache decoder; int8 weights if int8) and its tokenizer."""
+    """A directory holding model.onnx (KV-cache decoder; int8 weights if int8) and its tokenizer.
+
+    A model directory that already holds model.onnx is returned as it is, whatever `int8` says:
+    its exporter knows what it holds (impdist.student checks its student.json)."""
     resolved = resolve(model)
     _require(resolved, "causal-lm")
+    if resolved.kind == "dir" and (resolved.path / export.ONNX_FILE).is_file():
+        return resolved.path  # already an ONNX export (e.g. by `impdist export`): used as it is
     name = resolved.name if resolved.kind != "dir" else resolved.path.name
     fp32_key = cache_key(resolved.identity, artefact="onnx", format=_FORMAT)
 

@@ -1,0 +1,86 @@
+"""Student serving speed and quality: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8.
+
+Every backend paraphrases the same MRPC dev sentences (the first --sentences of
+../shared/data/mrpc_dev.jsonl) through impdist.Paraphraser, i.e. the teacher's decode loop, greedily:
+at batch 32 over all of them (sentences/s, and the iBLEU of the outputs: 0.7 * BLEU(out, refs) -
+0.3 * BLEU(out, src), corpus BLEU via impdist.kernels.corpus_bleu), and at batch 1 over the first
+--batch1-sentences. Best of --repeat timed runs. Prints a table, then one JSON line per row
+(peer = torch fp32 at the same batch size).
+
+The student is a folder `impdist train` wrote (--model); its ONNX graphs are exported into the
+impdist cache on first use (about a minute for SmolLM2-135M), outside the timings.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import Report, read_jsonl
+from impdist.generate.backends import BACKENDS
+from impdist.student.evaluate import ibleu
+from impdist.student.serve import Paraphraser
+
+
+def timed(student: Paraphraser, texts: list[str], batch: int, repeat: int) -> tuple[float, list[str]]:
+    """(best seconds of `repeat` runs, outputs) of paraphrasing texts at this batch size."""
+    best, outputs = float("inf"), []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        outputs = student.paraphrase(texts, batch_size=batch)
+        best = min(best, time.perf_counter() - start)
+    return best, outputs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="runs/default/student", help="a trained student folder (default: %(default)s)")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: %(default)s)")
+    ap.add_argument("--sentences", type=int, default=256, help="MRPC sentences at batch 32 (default: %(default)s)")
+    ap.add_argument("--batch1-sentences", type=int, default=16, help="sentences at batch 1 (default: %(default)s)")
+    ap.add_argument("--batch", type=int, default=32, help="the large batch size (default: %(default)s)")
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs per row; the best counts (default: %(default)s)")
+    ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
+    args = ap.parse_args()
+    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    rows = read_jsonl("mrpc_dev.jsonl")[: args.sentences]
+    srcs, refs = [r["src"] for r in rows], [r["refs"] for r in rows]
+    print(f"student {args.model}; {len(srcs)} MRPC dev sentences at batch {args.batch}, "
+          f"{args.batch1_sentences} at batch 1", flush=True)
+
+    results: dict[str, dict] = {}
+    for name in names:
+        start = time.perf_counter()
+        student = Paraphraser.load(args.model, backend=name, threads=args.threads)
+        student.paraphrase(srcs[:4], batch_size=4)  # warm-up: allocator, thread pool, newline ids
+        load_s = time.perf_counter() - start
+        big_s, outputs = timed(student, srcs, args.batch, args.repeat)
+        one_s, _ = timed(student, srcs[: args.batch1_sentences], 1, args.repeat)
+        tokens = sum(len(student.tokenizer(o, add_special_tokens=False)["input_ids"]) + 1 for o in outputs)
+        results[name] = {"load_s": load_s, args.batch: len(srcs) / big_s, 1: args.batch1_sentences / one_s,
+                         "quality": ibleu(outputs, refs, srcs), "tok_s": tokens / big_s}
+        q = results[name]["quality"]
+        print(f"  {name}: ready in {load_s:.1f} s; iBLEU {q['ibleu']:.2f} (BLEU {q['bleu']:.2f}, self-BLEU "
+              f"{q['self_bleu']:.2f}); e.g. {srcs[0]!r} -> {outputs[0]!r}", flush=True)
+        del student
+
+    peer = results.get("torch")
+    report = Report()
+    Report.header("sent/s")
+    for batch in (1, args.batch):
+        for name in names:
+            r = results[name]
+            q = r["quality"]
+            extra = {"backend": name, "batch": batch, "ibleu": round(q["ibleu"], 2), "bleu": round(q["bleu"], 2),
+                     "self_bleu": round(q["self_bleu"], 2), "ibleu_sentences": len(srcs)}
+            if batch == args.batch:
+                extra["tok_s"] = round(r["tok_s"], 1)
+            if peer:
+                extra["ibleu_diff"] = round(q["ibleu"] - peer["quality"]["ibleu"], 2)
+            n = len(srcs) if batch == args.batch else args.batch1_sentences
+            report.add(f"student_b{batch}_{name}", n, r[batch], peer[batch] if peer else None,
+                       "torch fp32" if peer else "", **extra)
+    report.emit_json()
+
+
+if __name__ == "__main__":
+    main()

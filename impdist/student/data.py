@@ -1,0 +1,186 @@
+"""A distilled dataset as training examples: pairs -> prompts with control codes -> token ids with
+a loss mask (labels are -100 everywhere but on the target), plus the held-out slice."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from impdist.io import StageDir, fingerprint, read_jsonl_numbered
+from impdist.student.codes import TASKS, PromptFormat, target_text
+from impdist.student.errors import StudentError
+
+IGNORE = -100  # the label value torch's cross-entropy skips
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a student was trained on, for student.json and the model card."""
+
+    path: str
+    fingerprint: str
+    pairs: int
+    tasks: dict[str, int]
+    rounds: dict[str, int]
+    card: dict  # the dataset card's task, judge, threshold, filters and funnel, when there is one
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "fingerprint": self.fingerprint, "pairs": self.pairs, "tasks": self.tasks,
+                "rounds": self.rounds, "card": self.card}
+
+
+def _check_pair(where: str, row: dict) -> dict:
+    for key in ("src", "tgt"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise StudentError(f"{where}: field {key!r} is missing or blank; a training pair looks like "
+                               '{"src": "A sentence.", "tgt": "Its paraphrase.", "task": "paraphrase"}')
+    task = row.get("task", "paraphrase")
+    if task not in TASKS:
+        raise StudentError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}")
+    return row
+
+
+def _dataset_stage(path: Path) -> StageDir:
+    from impdist.filters.pipeline import find_dataset  # the filters own the dataset layout
+
+    try:
+        return find_dataset(path)
+    except StudentError:
+        raise
+    except Exception as e:  # noqa: BLE001 - reworded: the user gave us this folder as --data
+        raise StudentError(f"{path}: not a dataset ({e}). Give the --out folder of `impdist filter`, a "
+                           "dataset stage folder, or a JSONL file of {\"src\", \"tgt\"} pairs") from None
+
+
+def read_pairs(data: str | os.PathLike) -> tuple[list[dict], DataInfo]:
+    """The kept pairs of a dataset (a run folder, a dataset stage, or a JSONL file of pairs) and
+    what they are; every pair has src, tgt, task, id, context_id and round."""
+    path = Path(data)
+    card: dict = {}
+    if path.is_file():
+        rows = [_check_pair(f"{path}:{n}", r) for n, r in read_jsonl_numbered(path)]
+        fp = fingerprint(path)
+    elif path.is_dir():
+        stage = _dataset_stage(path)
+        rows = [_check_pair(f"{stage.path} pair {i}", r) for i, r in enumerate(_kept(stage))]
+        fp = fingerprint(stage)
+        card_file = stage.path / "card.json"
+        if card_file.exists():
+            full = json.loads(card_file.read_bytes())
+            card = {k: full[k] for k in ("task", "judge", "judge_threshold", "filters", "funnel", "kept", "rejected",
+                                         "diversity") if k in full}
+    else:
+        raise StudentError(f"{path}: no such file or folder; give the --out folder of `impdist filter`, a "
+                           "dataset stage folder, or a JSONL file of {\"src\", \"tgt\"} pairs")
+    if not rows:
+        raise StudentError(f"{path}: holds no pairs to train on; check the filter kept some (its card.md "
+                           "shows the funnel) or loosen its thresholds")
+    for i, r in enumerate(rows):
+        r.setdefault("task", "paraphrase")
+        r.setdefault("id", str(i))
+        r.setdefault("context_id", r["id"])
+        r.setdefault("round", 0)
+        r.setdefault("scores", {})
+    info = DataInfo(str(path.resolve()), fp, len(rows), dict(Counter(r["task"] for r in rows)),
+                    {str(k): v for k, v in sorted(Counter(int(r["round"]) for r in rows).items())}, card)
+    return rows, info
+
+
+def _kept(stage: StageDir) -> Iterator[dict]:
+    for shard in stage.shards():
+        if shard.startswith("kept-"):
+            yield from stage.read_shard(shard)
+
+
+def _unit(key: str, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by (key, seed)."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") / 2**64
+
+
+def split_heldout(pairs: Sequence[dict], fraction: float, limit: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(train, held-out): whole contexts go to one side, so no source is seen on both; the held-out
+    side gets about `fraction` of the pairs, at most `limit`, and none when fraction is 0."""
+    if fraction <= 0 or len(pairs) < 2:
+        return list(pairs), []
+    ranked = sorted(pairs, key=lambda p: (_unit(str(p["context_id"]), seed), str(p["id"])))
+    want = min(limit, max(1, round(fraction * len(pairs))))
+    held_ctx, n = set(), 0
+    for p in ranked:
+        if n >= want:
+            break
+        if p["context_id"] not in held_ctx:
+            held_ctx.add(p["context_id"])
+        n += 1
+    heldout = [p for p in pairs if p["context_id"] in held_ctx]
+    train = [p for p in pairs if p["context_id"] not in held_ctx]
+    if not train:  # one context only: better to train on it than on nothing
+        return list(pairs), []
+    return train, heldout
+
+
+@dataclass(frozen=True)
+class Example:
+    """Token ids of one training pair; labels mark the loss (IGNORE on the prompt)."""
+
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]   # decoder-only: aligned with input_ids; seq2seq: the decoder's targets
+
+
+def prompt_ids(tokenizer, prompt: str, *, decoder_only: bool) -> list[int]:
+    """A prompt's token ids, as in training and serving alike: plain text for a decoder-only
+    student (it continues the text), with the tokenizer's special tokens for an encoder."""
+    return list(tokenizer(prompt, add_special_tokens=not decoder_only)["input_ids"])
+
+
+def encode_pairs(pairs: Sequence[dict], tokenizer, fmt: PromptFormat, *, decoder_only: bool, max_length: int,
+                 code_dropout: float, exemplar_rate: float, seed: int) -> list[Example]:
+    """One Example per pair. The codes come from the pair's own compression and ROUGE-L; which
+    are left out is fixed per pair by (seed, id). Too long a prompt loses the end of its source,
+    never its target."""
+    from impdist.filters.lexical import pair_scores
+
+    if not pairs:
+        return []
+    srcs, tgts = [p["src"] for p in pairs], [p["tgt"] for p in pairs]
+    scores = pair_scores(srcs, tgts, "paraphrase", keys=("compression", "rougeL"))
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise StudentError("the student's tokenizer has no EOS token; the student could not learn where to stop. "
+                           "Pick a base model whose tokenizer defines eos_token")
+    out = []
+    for i, p in enumerate(pairs):
+        rng = random.Random(f"{seed}:{p['id']}")
+        controls = fmt.training_controls(p["task"], p["tgt"], float(scores["compression"][i]),
+                                         float(scores["rougeL"][i]), rng, code_dropout=code_dropout,
+                                         exemplar_rate=exemplar_rate)
+        prompt = prompt_ids(tokenizer, fmt.prompt(p["src"], controls), decoder_only=decoder_only)
+        target = tokenizer(target_text(p["tgt"], decoder_only=decoder_only), add_special_tokens=False)["input_ids"]
+        target = list(target)[: max(1, max_length // 2 - 1)] + [eos]
+        if decoder_only:
+            prompt = prompt[: max(1, max_length - len(target))]
+            out.append(Example(tuple(prompt + target), tuple([IGNORE] * len(prompt) + target)))
+        else:
+            out.append(Example(tuple(prompt[:max_length]), tuple(target)))
+    return out
+
+
+def collate(batch: Sequence[Example], pad_id: int, *, decoder_only: bool) -> dict[str, np.ndarray]:
+    """RIGHT-padded int64 arrays: input_ids, attention_mask, labels (IGNORE on pads)."""
+    width = max(len(e.input_ids) for e in batch)
+    ids = np.full((len(batch), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    label_width = width if decoder_only else max(len(e.labels) for e in batch)
+    labels = np.full((len(batch), label_width), IGNORE, dtype=np.int64)
+    for row, e in enumerate(batch):
+        ids[row, : len(e.input_ids)] = e.input_ids
+        mask[row, : len(e.input_ids)] = 1
+        labels[row, : len(e.labels)] = e.labels
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

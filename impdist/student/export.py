@@ -1,0 +1,183 @@
+"""`impdist export`: a trained student as a self-contained ONNX directory (optimum's KV-cache graph,
+int8 MatMulNBits weights with --int8: impdist.export builds both, through impdist.models' cache)
+plus its student.json and a model card (README.md). The directory loads with plain optimum /
+onnxruntime, without impdist; the card shows how."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from impdist import __version__, export
+from impdist.io import read_jsonl
+from impdist.io._atomic import fsync_dir, write_bytes_atomic
+from impdist.student.errors import StudentError
+from impdist.student.meta import read_meta, write_meta
+
+CARD = "README.md"
+EVAL_LIMIT = 64  # held-out pairs the exported graph is evaluated on
+
+
+@dataclass
+class ExportResult:
+    """Where the export is and what its evaluation said."""
+
+    out: Path
+    int8: bool
+    evaluation: dict | None
+
+    def __str__(self) -> str:
+        kind = "int8" if self.int8 else "fp32"
+        ev = "" if not self.evaluation else ", held-out " + ", ".join(
+            f"{k} {v}" for k, v in self.evaluation.items() if k in ("ibleu", "bleu", "self_bleu", "sentences_per_s"))
+        return f"ONNX {kind} student in {self.out}{ev}\nmodel card: {self.out / CARD}"
+
+
+def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bool = False, evaluate: bool = True,
+                   threads: int | None = None) -> ExportResult:
+    """Export the student in `model` (a folder `impdist train` wrote) to `out`.
+
+    evaluate: decode the student's held-out sources with the exported graph and put BLEU to the
+    targets, self-BLEU to the sources, iBLEU and speed in the card. An existing export in `out`
+    is replaced; any other non-empty `out` is refused.
+    """
+    from impdist.models import onnx_model_dir
+
+    model, out = Path(model), Path(out)
+    meta = read_meta(model)
+    if "export" in meta:
+        raise StudentError(f"{model} is already an export; give the folder `impdist train` wrote")
+    if meta["kind"] != "decoder-only":
+        raise StudentError(f"{model} is an encoder-decoder student: impdist exports decoder-only students to "
+                           "ONNX only (serve this one with backend='torch')")
+    _check_out(out, model)
+    graph = onnx_model_dir(str(model), int8=int8)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(graph, tmp)
+    meta["export"] = {"int8": int8, "source": str(model.resolve()), "impdist": __version__,
+                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      "runtime": "onnxruntime", "graph": export.ONNX_FILE,
+                      "exporter": "optimum main_export, task text-generation-with-past",
+                      "quantization": export.INT8_SCHEME if int8 else None}
+    write_meta(tmp, meta)
+    evaluation = _evaluate(tmp, model, threads) if evaluate else None
+    meta["export"]["evaluation"] = evaluation
+    write_meta(tmp, meta)
+    write_bytes_atomic(tmp / CARD, model_card(meta).encode())
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    fsync_dir(out.parent)
+    return ExportResult(out, int8, evaluation)
+
+
+def _check_out(out: Path, model: Path) -> None:
+    if out.resolve() == model.resolve():
+        raise StudentError(f"--out {out} is the student's own folder; export into another folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        try:
+            if "export" in read_meta(out):
+                return  # an earlier export: replaced
+        except StudentError:
+            pass
+        raise StudentError(f"{out} exists and is not an impdist export; choose an empty or new --out folder")
+
+
+def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
+    """Scores and speed of the exported graph on the student's held-out pairs (None without any)."""
+    from impdist.student.evaluate import output_scores
+    from impdist.student.serve import Paraphraser
+    from impdist.student.train import HELDOUT_FILE
+
+    held = model / HELDOUT_FILE
+    pairs = list(read_jsonl(held))[:EVAL_LIMIT] if held.exists() and held.stat().st_size else []
+    if not pairs:
+        return None
+    student = Paraphraser.load(exported, threads=threads)
+    by_task: dict[str, list[dict]] = {}
+    for p in pairs:
+        by_task.setdefault(p["task"], []).append(p)
+    outputs, srcs, refs = [], [], []
+    start = time.perf_counter()
+    for task, group in by_task.items():
+        outputs += [o[0] for o in student.generate([p["src"] for p in group], task=task)]
+        srcs += [p["src"] for p in group]
+        refs += [[p["tgt"]] for p in group]
+    seconds = time.perf_counter() - start
+    scores = output_scores(outputs, refs, srcs)
+    return {"pairs": len(pairs), **scores, "sentences_per_s": round(len(pairs) / seconds, 2),
+            "decoding": "greedy, batch 32, no control codes but the task"}
+
+
+def _table(rows: dict) -> str:
+    def show(v):
+        return f"{v:.4g}" if isinstance(v, float) else v
+    return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {show(v)} |" for k, v in rows.items()])
+
+
+def model_card(meta: dict) -> str:
+    """The README.md of an exported student: use, prompt format, data, filters, training, evaluation."""
+    ex, data, training = meta["export"], meta.get("data", {}), meta.get("training", {})
+    card = data.get("card", {})
+    fmt = meta["format"]
+    tasks = ", ".join(f"{t} ({n})" for t, n in data.get("tasks", {}).items()) or "?"
+    quant = (f"int8: MatMulNBits, {ex['quantization']['bits']}-bit weights in blocks of "
+             f"{ex['quantization']['block_size']}, accuracy level {ex['quantization']['accuracy_level']}"
+             if ex["int8"] else "fp32")
+    evaluation = {"held-out loss (per target token)": meta.get("evaluation", {}).get("heldout_loss"),
+                  "train loss (last steps)": meta.get("evaluation", {}).get("train_loss")}
+    if ex.get("evaluation"):
+        evaluation.update({f"held-out {k}": v for k, v in ex["evaluation"].items()})
+    lines = [
+        f"# impdist student ({tasks})", "",
+        f"A `{meta.get('base')}` student distilled with impdist {ex['impdist']} (Impossible Distillation, Jung et "
+        f"al. 2023), exported {ex['date']} as ONNX ({quant}) with its KV cache.", "",
+        "## Use it without impdist", "",
+        "```python",
+        "from optimum.onnxruntime import ORTModelForCausalLM",
+        "from transformers import AutoTokenizer",
+        "",
+        "model = ORTModelForCausalLM.from_pretrained(FOLDER)",
+        "tokenizer = AutoTokenizer.from_pretrained(FOLDER)",
+        "prompt = \"<task: paraphrase>\\nInput: The council approved the new budget on Tuesday.\\nOutput:\"",
+        "ids = tokenizer(prompt, return_tensors=\"pt\", add_special_tokens=False)",
+        "out = model.generate(input_ids=ids.input_ids, attention_mask=ids.attention_mask, max_new_tokens=64,",
+        "                     do_sample=False)",
+        "print(tokenizer.decode(out[0, ids.input_ids.shape[1]:], skip_special_tokens=True).split(\"\\n\")[0].strip())",
+        "```", "",
+        "With impdist: `impdist.Paraphraser.load(FOLDER).paraphrase([...], diversity=0.6)` or "
+        "`impdist paraphrase --model FOLDER < sentences.txt`.", "",
+        "## Prompt format and control codes", "",
+        "`<task: T | length: L | diversity: D | syntax: S>` then `Input: SOURCE` and `Output:` on their own lines; "
+        "the student writes ` TARGET` and EOS. Every code but the task may be left out.", "",
+        f"- task: {', '.join(data.get('tasks', {}) or ['paraphrase'])}",
+        f"- length: the bucket of len(target) / len(source) in characters, edges {fmt['length_edges']}",
+        f"- diversity: the bucket of 1 - ROUGE-L F1(target, source), edges {fmt['diversity_edges']}",
+        "- syntax: a sketch of an exemplar sentence (function words and punctuation, other words as `_`)", "",
+        "## Data", "",
+        _table({"dataset": data.get("path"), "fingerprint": data.get("fingerprint"), "pairs": data.get("pairs"),
+                "pairs per self-distillation round": data.get("rounds"), "tasks": data.get("tasks")}), "",
+        "## Filters", "",
+        _table({"judge": card.get("judge"), "judge threshold": card.get("judge_threshold"),
+                "funnel": card.get("funnel")}) if card else "No dataset card: the pairs came from a JSONL file.", "",
+    ]
+    if card.get("filters"):
+        lines += ["Thresholds:", "", "```json", json.dumps(card["filters"], indent=2, sort_keys=True), "```", ""]
+    lines += [
+        "## Training", "",
+        _table({"status": training.get("status"), "steps": f"{training.get('steps')} / {training.get('planned_steps')}",
+                "minutes": training.get("minutes"), "train examples": training.get("train_examples"),
+                "held-out examples": training.get("heldout_examples")}), "",
+        "```json", json.dumps(training.get("config", {}), indent=2, sort_keys=True), "```", "",
+        "## Evaluation", "", _table(evaluation), "",
+        "## Export", "", _table({"graph": ex["graph"], "exporter": ex["exporter"], "runtime": ex["runtime"],
+                                 "weights": quant, "trained student": ex["source"]}), "",
+    ]
+    return "\n".join(lines)
+

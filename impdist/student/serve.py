@@ -1,0 +1,188 @@
+"""Serving a student: `Paraphraser.load(DIR).paraphrase(texts)`, batched through the teacher's
+decode loop (impdist.generate.decode) on any DecoderBackend: torch fp32, ONNX Runtime fp32 or
+int8 (KV cache kept inside the runtime), so every backend gets the same fast loop and sampling.
+
+DIR is a student written by `impdist train` (any backend; ONNX graphs are exported into the
+impdist cache on first use) or by `impdist export` (its own graph, fp32 or int8).
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from impdist.errors import MalformedInputError
+from impdist.generate.backends import BACKENDS, make_backend
+from impdist.generate.decode import DecodeJob, decode_batches
+from impdist.generate.sampling import SamplingConfig, newline_token_ids
+from impdist.models import load_tokenizer
+from impdist.student.codes import check_texts
+from impdist.student.data import prompt_ids
+from impdist.student.errors import StudentError
+from impdist.student.meta import prompt_format, read_meta
+
+MAX_NEW_TOKENS = 256  # most tokens of one output, whatever the input
+
+
+class Paraphraser:
+    """A loaded student: rewrites batches of sentences under control codes."""
+
+    def __init__(self, path: Path, backend, tokenizer, meta: dict) -> None:
+        self.path, self.backend, self.tokenizer, self.meta = path, backend, tokenizer, meta
+        self.format = prompt_format(meta)
+        self.decoder_only = meta["kind"] == "decoder-only"
+        eos = tokenizer.eos_token_id
+        self._eos = frozenset([eos] if eos is not None else [])
+        self._pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0))
+        self._newlines: frozenset[int] | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, backend: str | None = None, device: str = "cpu", *,
+             threads: int | None = None, trust_remote_code: bool = False) -> Paraphraser:
+        """Load a student directory. backend: "torch", "onnx" or "onnx-int8"; None picks the
+        graph of an exported directory, or onnx-int8 for a trained one."""
+        path = Path(path)
+        meta = read_meta(path)
+        exported = meta.get("export")
+        if exported is not None:
+            own = "onnx-int8" if exported.get("int8") else "onnx"
+            backend = backend or own
+            if backend != own:
+                trained = meta.get("export", {}).get("source", "the folder `impdist train` wrote")
+                raise StudentError(f"{path} holds an {own} export only; load it with backend={own!r}, or load "
+                                   f"the trained student ({trained}) to run it with {backend!r}")
+        backend = backend or "onnx-int8"
+        if backend not in BACKENDS:
+            raise StudentError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if meta["kind"] == "encoder-decoder":
+            if backend != "torch":
+                raise StudentError(f"{path} is an encoder-decoder student, which impdist serves with "
+                                   "backend='torch' only (its ONNX export is not supported yet)")
+            from impdist.student.seq2seq import Seq2SeqTorchBackend
+            runtime = Seq2SeqTorchBackend(str(path), device=device, threads=threads,
+                                          trust_remote_code=trust_remote_code)
+        else:
+            runtime = make_backend(str(path), backend, device=device, threads=threads,
+                                   trust_remote_code=trust_remote_code)
+        tokenizer = getattr(runtime, "tokenizer", None) or load_tokenizer(path, trust_remote_code=trust_remote_code)
+        return cls(path, runtime, tokenizer, meta)
+
+    def _stop_ids(self) -> frozenset[int]:
+        if self._newlines is None:  # an output is one line: a line break ends it
+            self._newlines = frozenset(newline_token_ids(self.tokenizer))
+        return self._newlines
+
+    def generate(
+        self,
+        texts: Sequence[str],
+        *,
+        task: str = "paraphrase",
+        n: int = 1,
+        compression: float | str | None = None,
+        diversity: float | str | None = None,
+        exemplar: str | None = None,
+        sample: bool | None = None,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        seed: int = 0,
+        batch_size: int = 32,
+        max_new_tokens: int | None = None,
+    ) -> list[list[str]]:
+        """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
+        (top-p, temperature) otherwise, each output with its own random stream, so results do not
+        depend on batch_size."""
+        texts = check_texts(texts)
+        if n < 1 or batch_size < 1:
+            raise StudentError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+        greedy = (n == 1) if sample is None else not sample
+        if greedy and n > 1:
+            raise StudentError(f"n={n} greedy outputs would all be the same; pass sample=True")
+        try:
+            cfg = SamplingConfig(temperature=temperature, top_p=top_p, greedy=greedy)
+        except ValueError as e:
+            raise StudentError(str(e)) from None
+        controls = self.format.request(task, compression=compression, diversity=diversity, exemplar=exemplar)
+        prompts = [tuple(prompt_ids(self.tokenizer, self.format.prompt(t, controls), decoder_only=self.decoder_only))
+                   for t in texts]
+        jobs = [DecodeJob(p, key=i * n + s) for i, p in enumerate(prompts) for s in range(n)]
+        order = sorted(range(len(jobs)), key=lambda j: len(jobs[j].prompt))  # similar lengths pad less
+        newlines = self._stop_ids()
+        outputs: list[str] = [""] * len(jobs)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            batch = [jobs[j] for j in chunk]
+            limit = max_new_tokens or min(MAX_NEW_TOKENS, 2 * max(len(j.prompt) for j in batch) + 8)
+            for k, ids in decode_batches(self.backend, batch, cfg, seed=seed, max_new_tokens=limit, eos_ids=self._eos,
+                                         pad_id=self._pad, batch_size=len(batch),
+                                         stop=lambda st: st.generated[-1] in newlines):
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                outputs[chunk[k]] = text.split("\n", 1)[0].strip()
+        return [outputs[i * n : (i + 1) * n] for i in range(len(texts))]
+
+    def paraphrase(self, texts: Sequence[str], n: int = 1, *, diversity: float | str | None = None,
+                   compression: float | str | None = None, exemplar: str | None = None,
+                   **options) -> list[str] | list[list[str]]:
+        """Paraphrases: one string per text when n == 1, else a list of n per text.
+
+        diversity: wanted 1 - ROUGE-L to the source (e.g. 0.6), or a code label; compression:
+        wanted len(output) / len(source) in characters; exemplar: a sentence whose syntax the
+        output should follow. None leaves a control out. options: see `generate`."""
+        out = self.generate(texts, task="paraphrase", n=n, diversity=diversity, compression=compression,
+                            exemplar=exemplar, **options)
+        return [o[0] for o in out] if n == 1 else out
+
+    def summarize(self, texts: Sequence[str], n: int = 1, *, compression: float | str | None = None,
+                  diversity: float | str | None = None, exemplar: str | None = None,
+                  **options) -> list[str] | list[list[str]]:
+        """Sentence summaries (compressions); arguments as for `paraphrase`."""
+        out = self.generate(texts, task="summary", n=n, diversity=diversity, compression=compression,
+                            exemplar=exemplar, **options)
+        return [o[0] for o in out] if n == 1 else out
+
+
+def _input_texts(lines: Iterable[str], input_format: str, where: str) -> Iterator[str]:
+    """The text of each input line: the line itself, or the `src` of a JSON object. Blank lines
+    stay (as ""), so outputs line up with inputs."""
+    for lineno, line in enumerate(lines, 1):
+        line = line.rstrip("\r\n")
+        if input_format == "text" or not line.strip():
+            yield line.strip()
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MalformedInputError(f"{where}:{lineno}: invalid JSON ({e.msg}); each line must be an object "
+                                      'like {"src": "A sentence."}, or pass --format text') from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("src"), str):
+            raise MalformedInputError(f"{where}:{lineno}: expected an object with a string field 'src', e.g. "
+                                      '{"src": "A sentence."}; or pass --format text for plain lines')
+        yield obj["src"]
+
+
+def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[str], object], *, task: str,
+                   input_format: str = "auto", where: str = "<stdin>", chunk: int = 256, **options) -> int:
+    """Rewrite every input line (text, or JSONL with `src`) and write one JSONL line
+    {"src", "tgt"} per input line, in order, `chunk` lines at a time; returns the line count.
+    input_format: "text", "jsonl", or "auto" (JSONL when the first non-blank line starts with '{')."""
+    if input_format not in ("auto", "text", "jsonl"):
+        raise StudentError(f"input format must be auto, text or jsonl, got {input_format!r}")
+    lines = iter(lines)
+    head: list[str] = []
+    if input_format == "auto":
+        for line in lines:
+            head.append(line)
+            if line.strip():
+                break
+        input_format = "jsonl" if head and head[-1].lstrip().startswith("{") else "text"
+    texts = _input_texts(itertools.chain(head, lines), input_format, where)
+    count = 0
+    while batch := list(itertools.islice(texts, chunk)):
+        todo = [t for t in batch if t]
+        outs = iter(student.generate(todo, task=task, **options) if todo else [])
+        for text in batch:
+            tgt = next(outs) if text else [""] * options.get("n", 1)
+            write(json.dumps({"src": text, "tgt": tgt[0] if len(tgt) == 1 else tgt}, ensure_ascii=False) + "\n")
+        count += len(batch)
+    return count

@@ -1,0 +1,99 @@
+"""Serving: the three backends decode a student alike through the shared decode loop, sampling
+does not depend on batching, control codes reach the prompt, and the CLI keeps one output line
+per input line, in order."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import impdist
+from impdist.cli import cli
+from impdist.errors import MalformedInputError
+from impdist.student.errors import NotAStudentError, StudentError
+from impdist.student.serve import Paraphraser, rewrite_stream
+
+TEXTS = ["the city council voted on tuesday", "police arrested two men", "heavy rain caused flooding across region",
+         "shares of company fell sharply after scientists announced"]
+
+
+@pytest.fixture(scope="module")
+def students(trained):
+    return {b: Paraphraser.load(trained, backend=b, threads=1) for b in ("torch", "onnx", "onnx-int8")}
+
+
+def test_top_level_name_and_default_backend(trained):
+    assert impdist.Paraphraser is Paraphraser
+    assert Paraphraser.load(trained, threads=1).backend.name == "onnx-int8"
+
+
+def test_fp32_backends_write_the_same_greedy_outputs(students):
+    torch_out = students["torch"].paraphrase(TEXTS, max_new_tokens=12)
+    assert len(torch_out) == 4 and all(isinstance(t, str) and t for t in torch_out)
+    assert students["onnx"].paraphrase(TEXTS, max_new_tokens=12) == torch_out
+    int8 = students["onnx-int8"].paraphrase(TEXTS, max_new_tokens=12)
+    assert sum(a == b for a, b in zip(int8, torch_out)) >= 2  # int8 may flip a near-tie
+
+
+def test_outputs_do_not_depend_on_batch_size_or_order(students):
+    s = students["onnx"]
+    whole = s.paraphrase(TEXTS, max_new_tokens=10)
+    assert s.paraphrase(TEXTS, max_new_tokens=10, batch_size=1) == whole
+    assert s.paraphrase(TEXTS[::-1], max_new_tokens=10) == whole[::-1]
+    sampled = s.paraphrase(TEXTS, n=3, max_new_tokens=10, seed=7)
+    assert [len(x) for x in sampled] == [3] * 4
+    assert s.paraphrase(TEXTS, n=3, max_new_tokens=10, seed=7, batch_size=5) == sampled
+    assert s.paraphrase(TEXTS, n=3, max_new_tokens=10, seed=8) != sampled
+
+
+def test_controls_and_task_reach_the_prompt(students, monkeypatch):
+    s = students["torch"]
+    seen = []
+    real = s.format.prompt
+    monkeypatch.setattr(s, "format", type("F", (), {"prompt": lambda self, src, c: seen.append(c) or real(src, c),
+                                                    "request": s.format.request})())
+    s.summarize(TEXTS[:1], compression=0.6, max_new_tokens=2)
+    s.paraphrase(TEXTS[:1], diversity=0.7, exemplar="The man said it.", max_new_tokens=2)
+    assert (seen[0].task, seen[0].length) == ("summary", "0.50-0.75")
+    assert (seen[1].diversity, seen[1].exemplar) == (">0.60", "the _ _ it .")
+
+
+def test_bad_requests_are_user_errors(students, tmp_path):
+    s = students["torch"]
+    with pytest.raises(StudentError, match="sample=True"):
+        s.paraphrase(TEXTS, n=2, sample=False)
+    with pytest.raises(StudentError, match="list of strings"):
+        s.paraphrase("one sentence")
+    with pytest.raises(StudentError, match="temperature"):
+        s.paraphrase(TEXTS, n=2, temperature=0)
+    with pytest.raises(NotAStudentError, match="student.json"):
+        Paraphraser.load(tmp_path)
+
+
+def test_rewrite_stream_keeps_one_line_per_input_line(students):
+    lines = ['{"src": "police arrested two men"}\n', "\n", '{"src": "the city council voted", "id": 3}\n']
+    out = []
+    assert rewrite_stream(students["torch"], lines, out.append, task="paraphrase", max_new_tokens=5) == 3
+    rows = [json.loads(x) for x in out]
+    assert [r["src"] for r in rows] == ["police arrested two men", "", "the city council voted"]
+    assert rows[1]["tgt"] == "" and rows[0]["tgt"] == students["torch"].paraphrase([rows[0]["src"]], max_new_tokens=5)[0]
+    with pytest.raises(MalformedInputError, match="<stdin>:2: .*src"):
+        rewrite_stream(students["torch"], ['{"src": "a"}\n', '{"text": "b"}\n'], out.append, task="paraphrase")
+
+
+def test_cli_paraphrase_and_summarize_write_jsonl_in_order(trained, tmp_path):
+    runner = CliRunner()
+    text = "police arrested two men\nthe city council voted\n\nheavy rain\n"
+    res = runner.invoke(cli, ["paraphrase", "--model", str(trained), "--backend", "torch", "--threads", "1"],
+                        input=text)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in res.output.splitlines()]
+    assert [r["src"] for r in rows] == ["police arrested two men", "the city council voted", "", "heavy rain"]
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"src": "police arrested two men"}\n')
+    res = runner.invoke(cli, ["summarize", "--model", str(trained), "--backend", "torch", "--input", str(path),
+                              "--output", str(tmp_path / "out.jsonl"), "--n", "2", "--sample"])
+    assert res.exit_code == 0, res.output
+    (row,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert row["src"] == "police arrested two men" and len(row["tgt"]) == 2
