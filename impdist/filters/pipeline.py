@@ -211,6 +211,7 @@ def _dataset_stage(out: Path, scored: StageDir, cfg: FilterConfig, fmt: str, qui
     stage = open_stage(out, "dataset", config, inputs={"scored": fingerprint(scored)}, fmt=fmt)
     card_json = stage.path / card.CARD_JSON
     if stage.is_complete and card_json.exists():
+        stage.complete()  # re-stamp: the dataset asked for last is the one `read_dataset(out)` reads
         info = json.loads(card_json.read_bytes())
         return FilterResult(scored.path, stage.path, info["kept"], info["rejected"],
                             [tuple(step) for step in info["funnel"]])

@@ -105,6 +105,9 @@ def test_rerun_resumes_and_rethreshold_runs_no_model(fakes, candidates):
     assert reasons["c3:0-1"] == "unjudged"  # it now passes the lexical filters but has no judge score
     stricter = filter_dataset(candidates, config=FilterConfig(judge_threshold=0.95), rethreshold=True, quiet=True)
     assert stricter.kept == 0 and FakeJudge.calls == calls
+    assert list(read_dataset(candidates)) == []  # the latest dataset asked for
+    filter_dataset(candidates, quiet=True)  # back to the defaults: that dataset is the latest again
+    assert len(list(read_dataset(candidates))) == first.kept and FakeJudge.calls == calls
 
 
 def test_judge_all_scores_every_pair(fakes, candidates):
