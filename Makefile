@@ -40,6 +40,7 @@ parity: install
 
 bench: install
 	$(PY) bench/bench_kernels.py
+	$(PY) bench/bench_filter.py
 
 # The main job on the embedded defaults: generate -> train the paraphrase judge on MRPC ->
 # filter, into runs/default (each step resumes; a second `make run` finishes at once).
