@@ -34,10 +34,10 @@ __all__ = ["train_judge", "JudgeReport", "TrainConfig"]
 Labels = Literal["nli", "paraphrase"]
 _FORMAT = 1  # bumped when training or the files written change, so old cache entries are not reused
 
-# (epochs, lr) when not given, per label set, from minilm-l6 on 2 CPU cores (held-out 20%):
+# (epochs, lr) when not given, per label set, from minilm-l6 on 2 idle CPU cores (held-out 20%):
 #   nli on sick_nli_dev (3,964 pairs, ~22 tokens): 3 epochs at 5e-5 -> 87.2% 3-way accuracy, ~5.5 min;
 #   paraphrase on mrpc_dev_labelled (3,257 pairs x 2 orders, ~53 tokens): 1 epoch at 5e-5 gave
-#   ROC AUC 0.789, at 1e-4 0.844, ~6 min (twice the pairs and tokens of SICK: one epoch is the budget).
+#   ROC AUC 0.789, at 1e-4 0.844, ~4-6 min (4x SICK's tokens per epoch: one epoch is the budget).
 DEFAULTS: dict[str, tuple[float, float]] = {"nli": (3.0, 5e-5), "paraphrase": (1.0, 1e-4)}
 
 

@@ -10,7 +10,6 @@ MODEL is anything impdist.models resolves: an embedded name, a local directory o
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
