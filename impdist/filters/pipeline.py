@@ -112,10 +112,11 @@ def decode_vector(s: str) -> np.ndarray:
 
 
 def _pair_embeddings(embedder, records: list[dict]) -> np.ndarray:
-    """normalize(e(src) + e(tgt)): the same for (a, b) and (b, a); each sentence embedded once."""
+    """normalize(e(src) + e(tgt)) of non-empty `records`: the same for (a, b) and (b, a); each
+    sentence embedded once."""
     sents = list(dict.fromkeys(s for r in records for s in (r["src"], r["tgt"])))
     vec = dict(zip(sents, embedder.embed(sents)))
-    pairs = np.stack([vec[r["src"]] + vec[r["tgt"]] for r in records]) if records else np.zeros((0, 1))
+    pairs = np.stack([vec[r["src"]] + vec[r["tgt"]] for r in records])
     norms = np.linalg.norm(pairs, axis=1, keepdims=True)
     return pairs / np.maximum(norms, 1e-12)
 
@@ -137,9 +138,9 @@ def scored_shard(payload: dict) -> Iterator[dict]:
     if payload["gate"] is None:
         todo = list(range(len(records)))
     else:
-        gate_cfg = FilterConfig(**payload["gate"])
-        scores = chain.score_arrays(records, ["compression", "rougeL", "numbers_ok"])
-        ok = np.all([f.passes(scores) for f in chain.lexical_filters(gate_cfg)], axis=0)
+        gates = chain.lexical_filters(FilterConfig(**payload["gate"]))
+        scores = chain.score_arrays(records, sorted({k for f in gates for k in f.keys}))
+        ok = np.all([f.passes(scores) for f in gates], axis=0)
         todo = np.flatnonzero(ok).tolist()
     if todo:
         judge = _load_judge(payload["judge"], payload["device"], payload["batch_size"], threads)

@@ -37,6 +37,15 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def torch_device(device: str, threads: int | None):
+    """Set torch's intra-op threads for a CPU run (or when asked) and return the torch device."""
+    import torch
+
+    if device == "cpu" or threads is not None:
+        torch.set_num_threads(threads or default_threads())
+    return torch.device(device)
+
+
 def positions_from_mask(attention_mask: np.ndarray) -> np.ndarray:
     """Position ids of a padded batch: cumsum(mask) - 1 on real tokens, 0 on left pads."""
     return np.maximum(np.cumsum(attention_mask, axis=1) - 1, 0).astype(np.int64)
@@ -66,10 +75,8 @@ class TorchBackend:
 
         from impdist.models import load_causal_lm
 
-        if device == "cpu" or threads is not None:
-            torch.set_num_threads(threads or default_threads())
         self._torch = torch
-        self.device = torch.device(device)
+        self.device = torch_device(device, threads)
         self.model, self.tokenizer = load_causal_lm(model, trust_remote_code=trust_remote_code,
                                                     device=device)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])

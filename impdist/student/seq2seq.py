@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from impdist.generate.backends import default_threads
+from impdist.generate.backends import torch_device
 
 
 class Seq2SeqTorchBackend:
@@ -20,10 +20,8 @@ class Seq2SeqTorchBackend:
 
         from impdist.models import hf_model_dir, load_tokenizer
 
-        if device == "cpu" or threads is not None:
-            torch.set_num_threads(threads or default_threads())
         self._torch = torch
-        self.device = torch.device(device)
+        self.device = torch_device(device, threads)
         path = hf_model_dir(model, role="any")
         self.model = AutoModelForSeq2SeqLM.from_pretrained(path, dtype=torch.float32,
                                                            trust_remote_code=trust_remote_code).to(device).eval()
