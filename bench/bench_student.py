@@ -1,11 +1,15 @@
-"""Student serving speed and quality: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8.
+"""Student serving speed and quality: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8, and
+the peer a user would otherwise run: transformers' `generate()` on the torch fp32 model.
 
 Every backend paraphrases the same MRPC dev sentences (the first --sentences of
-../shared/data/mrpc_dev.jsonl) through impdist.Paraphraser, i.e. the teacher's decode loop, greedily:
+../shared/data/mrpc_dev.jsonl) through impdist.Paraphraser, i.e. the teacher's decode loop, greedily
+(the peer: the same prompts, batches and stopping rule - a line break or EOS - through
+model.generate, which keeps finished rows in the batch until the last one ends):
 at batch 32 over all of them (sentences/s, and the iBLEU of the outputs: 0.7 * BLEU(out, refs) -
 0.3 * BLEU(out, src), corpus BLEU via impdist.kernels.corpus_bleu), and at batch 1 over the first
---batch1-sentences. Best of --repeat timed runs. Prints a table, then one JSON line per row
-(peer = torch fp32 at the same batch size).
+--batch1-sentences. Best of --repeat timed runs. Prints a table, then one JSON line per row: peer = transformers'
+generate (torch fp32) at the same batch size; `vs_torch_loop` is the ratio to impdist's own loop
+on torch fp32.
 
 The student is a folder `impdist train` wrote (--model); its ONNX graphs are exported into the
 impdist cache on first use (about a minute for SmolLM2-135M), outside the timings.
@@ -17,11 +21,58 @@ import time
 
 from common import Report, read_jsonl
 from impdist.generate.backends import BACKENDS
-from impdist.student.evaluate import ibleu
-from impdist.student.serve import Paraphraser
+from impdist.evaluation.metrics import ibleu
+from impdist.student.serve import MAX_NEW_TOKENS, Paraphraser
+
+PEER = "transformers"
 
 
-def timed(student: Paraphraser, texts: list[str], batch: int, repeat: int) -> tuple[float, list[str]]:
+class TransformersGenerate:
+    """The peer: the student's torch fp32 weights through transformers' generate(), greedy, with the
+    student's prompts, length-sorted batches and stopping rule (EOS or a line break)."""
+
+    def __init__(self, model: str, threads: int | None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        from impdist.generate.backends import default_threads
+        from impdist.generate.sampling import newline_token_ids
+
+        torch.set_num_threads(threads or default_threads())
+        self.student = Paraphraser.load(model, backend="torch", threads=threads)  # prompts and tokenizer
+        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).eval()
+        tok = self.student.tokenizer
+        self.stop = [tok.eos_token_id, *newline_token_ids(tok)]
+        self.pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.tokenizer = tok
+
+    def paraphrase(self, texts: list[str], batch_size: int) -> list[str]:
+        import torch
+
+        s = self.student
+        controls = s.format.request("paraphrase")
+        prompts = [s.tokenizer(s.format.prompt(t, controls), add_special_tokens=False)["input_ids"] for t in texts]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        outputs = [""] * len(texts)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(prompts[i]) for i in chunk)
+            ids = torch.full((len(chunk), width), self.pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
+                mask[row, width - len(prompts[i]):] = 1
+            with torch.no_grad():
+                out = self.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                                          max_new_tokens=min(MAX_NEW_TOKENS, 2 * width + 8),
+                                          eos_token_id=self.stop, pad_token_id=self.pad)
+            for row, i in enumerate(chunk):
+                text = s.tokenizer.decode(out[row, width:], skip_special_tokens=True)
+                outputs[i] = text.split("\n", 1)[0].strip()
+        return outputs
+
+
+def timed(student, texts: list[str], batch: int, repeat: int) -> tuple[float, list[str]]:
     """(best seconds of `repeat` runs, outputs) of paraphrasing texts at this batch size."""
     best, outputs = float("inf"), []
     for _ in range(repeat):
@@ -41,7 +92,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per row; the best counts (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
     args = ap.parse_args()
-    names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    names = [PEER] + [b.strip() for b in args.backends.split(",") if b.strip()]
     rows = read_jsonl("mrpc_dev.jsonl")[: args.sentences]
     srcs, refs = [r["src"] for r in rows], [r["refs"] for r in rows]
     print(f"student {args.model}; {len(srcs)} MRPC dev sentences at batch {args.batch}, "
@@ -50,20 +101,24 @@ def main() -> None:
     results: dict[str, dict] = {}
     for name in names:
         start = time.perf_counter()
-        student = Paraphraser.load(args.model, backend=name, threads=args.threads)
+        student = (TransformersGenerate(args.model, args.threads) if name == PEER
+                   else Paraphraser.load(args.model, backend=name, threads=args.threads))
         student.paraphrase(srcs[:4], batch_size=4)  # warm-up: allocator, thread pool, newline ids
         load_s = time.perf_counter() - start
         big_s, outputs = timed(student, srcs, args.batch, args.repeat)
         one_s, _ = timed(student, srcs[: args.batch1_sentences], 1, args.repeat)
         tokens = sum(len(student.tokenizer(o, add_special_tokens=False)["input_ids"]) + 1 for o in outputs)
         results[name] = {"load_s": load_s, args.batch: len(srcs) / big_s, 1: args.batch1_sentences / one_s,
-                         "quality": ibleu(outputs, refs, srcs), "tok_s": tokens / big_s}
+                         "quality": ibleu(outputs, refs, srcs), "tok_s": tokens / big_s, "outputs": outputs}
         q = results[name]["quality"]
         print(f"  {name}: ready in {load_s:.1f} s; iBLEU {q['ibleu']:.2f} (BLEU {q['bleu']:.2f}, self-BLEU "
               f"{q['self_bleu']:.2f}); e.g. {srcs[0]!r} -> {outputs[0]!r}", flush=True)
         del student
 
-    peer = results.get("torch")
+    peer, loop = results[PEER], results.get("torch")
+    if loop:
+        same = sum(a == b for a, b in zip(peer["outputs"], loop["outputs"]))
+        print(f"greedy outputs equal between transformers' generate and impdist's torch loop: {same}/{len(srcs)}")
     report = Report()
     Report.header("sent/s")
     for batch in (1, args.batch):
@@ -74,11 +129,12 @@ def main() -> None:
                      "self_bleu": round(q["self_bleu"], 2), "ibleu_sentences": len(srcs)}
             if batch == args.batch:
                 extra["tok_s"] = round(r["tok_s"], 1)
-            if peer:
-                extra["ibleu_diff"] = round(q["ibleu"] - peer["quality"]["ibleu"], 2)
+            extra["ibleu_diff"] = round(q["ibleu"] - peer["quality"]["ibleu"], 2)
+            if loop:
+                extra["vs_torch_loop"] = round(r[batch] / loop[batch], 2)
             n = len(srcs) if batch == args.batch else args.batch1_sentences
-            report.add(f"student_b{batch}_{name}", n, r[batch], peer[batch] if peer else None,
-                       "torch fp32" if peer else "", **extra)
+            report.add(f"student_b{batch}_{name}", n, r[batch], peer[batch], "transformers generate, torch fp32",
+                       **extra)
     report.emit_json()
 
 

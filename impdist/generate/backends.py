@@ -212,7 +212,8 @@ class OnnxBackend:
         pos = positions_from_mask(mask)
         outputs = self._run(ids, mask, pos, self._empty_past(len(ids)))
         self._kv, self._mask, self._pos = outputs[1:], mask, pos[:, -1:] + 1
-        return np.ascontiguousarray(outputs[0].numpy()[:, -1], dtype=np.float32)
+        # the last position's logits only: a view, not a copy of all (B, T, V) of them
+        return np.array(_host_view(outputs[0])[:, -1], dtype=np.float32)
 
     def step(self, next_ids: np.ndarray) -> np.ndarray:
         """Append one token per row; returns (B, V) next-token logits."""

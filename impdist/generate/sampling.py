@@ -83,10 +83,15 @@ def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Ten
 
 def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingConfig) -> np.ndarray:
     """Pick one next token per row of `logits` (float32 (B, V)) and append it to its state."""
+    n = cfg.no_repeat_ngram_size
+    if cfg.greedy and not cfg.banned_ids and n == 0:  # nothing to mask: no copy of the logits
+        out = np.argmax(logits, axis=1).astype(np.int64)
+        for row, st in enumerate(states):
+            _record(st, int(out[row]), n)
+        return out
     x = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32)).clone()
     if cfg.banned_ids:
         x[:, list(cfg.banned_ids)] = float("-inf")
-    n = cfg.no_repeat_ngram_size
     if n > 0:
         for row, st in enumerate(states):
             toks = st.tokens()

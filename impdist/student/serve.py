@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from impdist.errors import MalformedInputError
 from impdist.generate.backends import BACKENDS, make_backend
-from impdist.generate.decode import DecodeJob, decode_batches
+from impdist.generate.decode import DecodeJob, decode_by_length
 from impdist.generate.sampling import SamplingConfig, newline_token_ids
 from impdist.models import load_tokenizer
 from impdist.student.codes import check_texts
@@ -107,18 +107,12 @@ class Paraphraser:
         prompts = [tuple(prompt_ids(self.tokenizer, self.format.prompt(t, controls), decoder_only=self.decoder_only))
                    for t in texts]
         jobs = [DecodeJob(p, key=i * n + s) for i, p in enumerate(prompts) for s in range(n)]
-        order = sorted(range(len(jobs)), key=lambda j: len(jobs[j].prompt))  # similar lengths pad less
         newlines = self._stop_ids()
-        outputs: list[str] = [""] * len(jobs)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch = [jobs[j] for j in chunk]
-            limit = max_new_tokens or min(MAX_NEW_TOKENS, 2 * max(len(j.prompt) for j in batch) + 8)
-            for k, ids in decode_batches(self.backend, batch, cfg, seed=seed, max_new_tokens=limit, eos_ids=self._eos,
-                                         pad_id=self._pad, batch_size=len(batch),
-                                         stop=lambda st: st.generated[-1] in newlines):
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                outputs[chunk[k]] = text.split("\n", 1)[0].strip()
+        generated = decode_by_length(
+            self.backend, jobs, cfg, seed=seed, eos_ids=self._eos, pad_id=self._pad, batch_size=batch_size,
+            max_new_tokens=lambda b: max_new_tokens or min(MAX_NEW_TOKENS, 2 * max(len(j.prompt) for j in b) + 8),
+            stop=lambda st: st.generated[-1] in newlines)
+        outputs = [self.tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip() for ids in generated]
         return [outputs[i * n : (i + 1) * n] for i in range(len(texts))]
 
     def paraphrase(self, texts: Sequence[str], n: int = 1, *, diversity: float | str | None = None,
@@ -142,10 +136,21 @@ class Paraphraser:
         return [o[0] for o in out] if n == 1 else out
 
 
-def _input_texts(lines: Iterable[str], input_format: str, where: str) -> Iterator[str]:
+def input_texts(lines: Iterable[str], input_format: str = "auto", where: str = "<stdin>") -> Iterator[str]:
     """The text of each input line: the line itself, or the `src` of a JSON object. Blank lines
-    stay (as ""), so outputs line up with inputs."""
-    for lineno, line in enumerate(lines, 1):
+    stay (as ""), so outputs line up with inputs. input_format: "text", "jsonl", or "auto" (JSONL
+    when the first non-blank line starts with '{')."""
+    if input_format not in ("auto", "text", "jsonl"):
+        raise StudentError(f"input format must be auto, text or jsonl, got {input_format!r}")
+    lines = iter(lines)
+    head: list[str] = []
+    if input_format == "auto":
+        for line in lines:
+            head.append(line)
+            if line.strip():
+                break
+        input_format = "jsonl" if head and head[-1].lstrip().startswith("{") else "text"
+    for lineno, line in enumerate(itertools.chain(head, lines), 1):
         line = line.rstrip("\r\n")
         if input_format == "text" or not line.strip():
             yield line.strip()
@@ -165,18 +170,8 @@ def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[
                    input_format: str = "auto", where: str = "<stdin>", chunk: int = 256, **options) -> int:
     """Rewrite every input line (text, or JSONL with `src`) and write one JSONL line
     {"src", "tgt"} per input line, in order, `chunk` lines at a time; returns the line count.
-    input_format: "text", "jsonl", or "auto" (JSONL when the first non-blank line starts with '{')."""
-    if input_format not in ("auto", "text", "jsonl"):
-        raise StudentError(f"input format must be auto, text or jsonl, got {input_format!r}")
-    lines = iter(lines)
-    head: list[str] = []
-    if input_format == "auto":
-        for line in lines:
-            head.append(line)
-            if line.strip():
-                break
-        input_format = "jsonl" if head and head[-1].lstrip().startswith("{") else "text"
-    texts = _input_texts(itertools.chain(head, lines), input_format, where)
+    input_format: as for input_texts."""
+    texts = input_texts(lines, input_format, where)
     count = 0
     while batch := list(itertools.islice(texts, chunk)):
         todo = [t for t in batch if t]
@@ -186,3 +181,4 @@ def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[
             write(json.dumps({"src": text, "tgt": tgt[0] if len(tgt) == 1 else tgt}, ensure_ascii=False) + "\n")
         count += len(batch)
     return count
+

@@ -97,3 +97,4 @@ def test_cli_paraphrase_and_summarize_write_jsonl_in_order(trained, tmp_path):
     assert res.exit_code == 0, res.output
     (row,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert row["src"] == "police arrested two men" and len(row["tgt"]) == 2
+
