@@ -42,12 +42,16 @@ bench: install
 	$(PY) bench/bench_kernels.py
 	$(PY) bench/bench_filter.py
 
-# The main job on the embedded defaults: generate -> train the paraphrase judge on MRPC ->
-# filter, into runs/default (each step resumes; a second `make run` finishes at once).
+# The main job on the embedded defaults, into runs/default: generate -> train the paraphrase judge
+# on MRPC -> filter (paraphrase and summary datasets) -> train the student -> export it to ONNX
+# int8 -> evaluate it and the baselines on MRPC and Google compression -> runs/default/report.html
+# (each step resumes; a second `make run` finishes at once).
 DATA ?= ../shared/data
 RUN_CONTEXTS ?= 256
+TRAIN_MINUTES ?= 8
 run: install
-	$(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --judge-data $(DATA)/mrpc_dev_labelled.jsonl
+	IMPDIST_DATA=$(abspath $(DATA)) $(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --judge-data $(DATA)/mrpc_dev_labelled.jsonl \
+	  --train-minutes $(TRAIN_MINUTES)
 
 # Kernel tests against an AddressSanitizer build of the core. Package and tests are copied to
 # build/asan/pkg and run from there with `python -S`, which skips the editable install's

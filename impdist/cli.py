@@ -114,14 +114,26 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 @click.option("--samples", default=8, show_default=True, help="Teacher samples per context.")
 @click.option("--judge-data", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled pairs to train the paraphrase judge on (e.g. MRPC); default: the embedding judge.")
-@click.option("--task", default="paraphrase", show_default=True, type=click.Choice(["paraphrase", "summary"]))
+@click.option("--tasks", default="paraphrase,summary", show_default=True,
+              help="Comma-separated datasets to build and train the student on.")
+@click.option("--rewrite-sources", default=256, show_default=True,
+              help="Teacher sentences the prompted teacher rewrites (4 samples each) into the student's data; "
+                   "0 trains on the contextual pairs alone.")
+@click.option("--train-minutes", default=8.0, show_default=True, help="The student's training time budget.")
+@click.option("--eval-items", default=200, show_default=True, help="Items of each evaluation set to score.")
+@click.option("--show", default=5, show_default=True, help="Paraphrases to print beside their sources at the end.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run_command(**kwargs) -> None:
-    """The whole job on the embedded defaults: generate, judge, filter; prints where it all is."""
+def run_command(tasks: str, **kwargs) -> None:
+    """The whole job on the embedded defaults: generate, judge, filter, train, export, evaluate, report."""
     from impdist.run import run
 
-    click.echo(str(run(**kwargs)))
+    chosen = tuple(t.strip() for t in tasks.split(",") if t.strip())
+    unknown = sorted(set(chosen) - {"paraphrase", "summary"})
+    if unknown or not chosen:
+        raise click.BadParameter(f"tasks must be paraphrase and/or summary, got {tasks!r}", param_hint="--tasks")
+    click.echo(str(run(tasks=chosen, **kwargs)))
+
 
 @cli.group()
 def judge() -> None:
@@ -199,6 +211,10 @@ def _train_options(fn):
         click.option("--lr", default=1e-4, show_default=True),
         click.option("--max-length", default=160, show_default=True, help="Tokens of prompt + target."),
         click.option("--heldout", default=0.05, show_default=True, help="Fraction of pairs held out for eval loss."),
+        click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16"]),
+                     help="bf16 autocast with fp32 master weights; auto: bf16 where the CPU has it natively."),
+        click.option("--freeze", default=0.0, show_default=True,
+                     help="Fraction of the bottom blocks (and the embeddings) kept frozen: faster steps."),
         click.option("--save-every", default=50, show_default=True, help="Checkpoint every N steps."),
         click.option("--seed", default=0, show_default=True),
         click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores)."),
@@ -209,25 +225,24 @@ def _train_options(fn):
     return fn
 
 
-def _train_config(base: str, epochs: float, max_steps: int | None, batch_size: int, lr: float, max_length: int,
-                  heldout: float, seed: int):
+def _train_config(**options):
     from impdist.student.train import TrainConfig
 
-    return TrainConfig(base=base, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
-                       max_length=max_length, heldout=heldout, seed=seed)
+    return TrainConfig(**options)
 
 
 @cli.command(name="train")
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="The dataset: the --out folder of `impdist filter`, a dataset stage, or a JSONL file of pairs.")
+@click.option("--data", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="The dataset: the --out folder of `impdist filter`, a dataset stage, or a JSONL file of pairs; "
+                   "repeat it to train on several (e.g. a paraphrase and a summary dataset).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder of the student (resumes a run there).")
 @_train_options
-def train_command(data: Path, out: Path, max_minutes: float | None, save_every: int, threads: int | None,
+def train_command(data: tuple[Path, ...], out: Path, max_minutes: float | None, save_every: int, threads: int | None,
                   quiet: bool, **config) -> None:
     """Fine-tune a student on a distilled dataset (loss on the target only, control codes as prefixes)."""
     from impdist.student.train import train
 
-    click.echo(str(train(data, out, _train_config(**config), max_minutes=max_minutes, save_every=save_every,
+    click.echo(str(train(data[0] if len(data) == 1 else list(data), out, _train_config(**config), max_minutes=max_minutes, save_every=save_every,
                          threads=threads, quiet=quiet)))
 
 
@@ -248,9 +263,10 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
                     temperature: float, backend: str, judge: str | None, max_minutes: float | None, save_every: int,
                     threads: int | None, quiet: bool, **config) -> None:
     """Self-distillation: the student samples, the filter re-judges, the dataset grows, the student retrains."""
-    from impdist.student.distill import SelfSampling, distill
+    from impdist.generate.rewrites import Sampling
+    from impdist.student.distill import distill
 
-    sampling = SelfSampling(samples=samples, top_p=top_p, temperature=temperature, backend=backend, threads=threads,
+    sampling = Sampling(samples=samples, top_p=top_p, temperature=temperature, backend=backend, threads=threads,
                             seed=config["seed"])
     click.echo(str(distill(data, out, rounds=rounds, student=student, train_config=_train_config(**config),
                            sampling=sampling, judge=judge, max_minutes=max_minutes, save_every=save_every,
@@ -311,6 +327,44 @@ cli.command(name="paraphrase", help="Paraphrase sentences with a student: lines 
     _rewrite_command("paraphrase"))
 cli.command(name="summarize", help="Summarize sentences with a student: lines or JSONL in, JSONL {src, tgt} out.")(
     _rewrite_command("summary"))
+
+
+# --- evaluation (impdist.evaluation) --------------------------------------------------------------
+
+@cli.command(name="evaluate")
+@click.option("--model", default=None, type=click.Path(path_type=Path),
+              help="A student (trained or exported), or an `impdist distill` folder (every round). "
+                   "Default: the baselines only.")
+@click.option("--data", required=True,
+              help="mrpc-dev, google-compression-dev, broadcast-dev, bnc-dev, or a file: JSONL {src, refs} or TSV "
+                   "(source, then references).")
+@click.option("--task", default=None, type=click.Choice(["paraphrase", "summary"]),
+              help="Default: the named set's, else paraphrase.")
+@click.option("--limit", default=None, type=int, help="Evaluate the first N items only.")
+@click.option("--baselines", default="copy,truncate,teacher", show_default=True,
+              help="Comma-separated: copy, truncate (summaries), teacher (prompted zero-shot); 'none' for none.")
+@click.option("--teacher", default="smollm2-135m", show_default=True, help="The teacher to prompt.")
+@click.option("--backend", default=None, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+              help="The student's runtime (default: its export's, or onnx-int8).")
+@click.option("--embedder", default="minilm-l6", show_default=True,
+              help="Sentence embeddings for BERT-iBLEU's similarity (embedded name, directory or hub id).")
+@click.option("--diversity", default=None, help="The student's diversity code (a number or a code label).")
+@click.option("--compression", default=None, help="The student's length code (a number or a code label).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object of metrics.")
+@click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
+def evaluate_command(model: Path | None, data: str, task: str | None, limit: int | None, baselines: str, teacher: str,
+                     backend: str | None, embedder: str, diversity: str | None, compression: str | None, as_json: bool,
+                     threads: int | None) -> None:
+    """Score a student and the baselines on a benchmark: iBLEU, BERT-iBLEU, ROUGE, compression, diversity."""
+    import json
+
+    from impdist.evaluation.evaluate import evaluate
+
+    chosen = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",") if b.strip()]
+    controls = {k: v for k, v in (("diversity", diversity), ("compression", compression)) if v is not None}
+    result = evaluate(model, data, task=task, limit=limit, baselines=chosen, teacher=teacher, backend=backend,
+                      embedder=embedder, controls=controls, threads=threads, quiet=as_json)
+    click.echo(json.dumps(result.to_json()) if as_json else str(result))
 
 
 def main() -> None:

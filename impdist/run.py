@@ -1,13 +1,23 @@
 """The main job (`impdist run`, what `make run` calls): every stage of the pipeline on the
-embedded defaults, each resumable, ending with where everything is."""
+embedded defaults (generate -> judge -> filter -> train -> export), each resumable, ending with
+a few of the student's paraphrases beside the prompted teacher's and where everything is."""
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import click
+
+
+EVAL_SETS = ("mrpc-dev", "google-compression-dev")
+REWRITE_SAMPLES = 4  # the prompted teacher's rewrites per source sentence
+# The student the main job trains: the teacher's own weights with the bottom half frozen (steps
+# 0.65x as long, less to overfit on a few hundred pairs); the time budget, not the epochs, ends it.
+STUDENT_EPOCHS = 20.0
+STUDENT_FREEZE = 0.5
 
 
 @dataclass
@@ -16,11 +26,14 @@ class RunReport:
 
     out: Path
     steps: list[tuple[str, float, str]] = field(default_factory=list)
+    report: Path | None = None
 
     def __str__(self) -> str:
         lines = [f"impdist run: everything is under {self.out}"]
         for step, seconds, summary in self.steps:
             lines.append(f"\n== {step} ({seconds:.0f} s)\n{summary}")
+        if self.report is not None:
+            lines.append(f"\nreport: {self.report}")
         return "\n".join(lines)
 
 
@@ -41,18 +54,36 @@ def run(
     samples: int = 8,
     judge_data: str | os.PathLike | None = None,
     judge_base: str = "minilm-l6",
-    task: str = "paraphrase",
+    tasks: Sequence[str] = ("paraphrase", "summary"),
+    rewrite_sources: int = 256,
+    train_minutes: float | None = 8.0,
+    eval_sets: Sequence[str] = EVAL_SETS,
+    eval_items: int | None = 200,
+    show: int = 5,
     seed: int = 0,
     quiet: bool = False,
 ) -> RunReport:
-    """Generate candidates with the teacher, train the paraphrase judge on `judge_data` (labelled
-    pairs; without it the embedding judge is used), and filter the candidates into a dataset."""
+    """The whole job: generate candidates with the teacher; train the paraphrase judge on
+    `judge_data` (labelled pairs; without it the embedding judge is used); filter the candidates
+    into one dataset per task (the paper's contextual pairs); have the teacher, prompted, sample
+    rewrites of `rewrite_sources` of its own sentences and filter those the same way; train one
+    student on the rewrite datasets (on the contextual ones when rewrite_sources is 0) within
+    `train_minutes`; export it to ONNX int8; evaluate it and the baselines on the first
+    `eval_items` of each evaluation set; write report.md / report.html. Every step resumes."""
+    from impdist.evaluation.data import load_eval_set
+    from impdist.evaluation.evaluate import evaluate
+    from impdist.evaluation.run_report import write_run_report
     from impdist.filters.pipeline import filter_dataset
     from impdist.generate.pipeline import generate
+    from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
+    from impdist.io import fingerprint
+    from impdist.student.export import export_student
+    from impdist.student.train import TrainConfig, train
 
     out = Path(out)
     report = RunReport(out)
-    _step(report, "generate", quiet, lambda: generate(teacher, contexts, samples, out, seed=seed, quiet=quiet))
+    generated = _step(report, "generate", quiet,
+                      lambda: generate(teacher, contexts, samples, out, seed=seed, quiet=quiet))
     judge = "embedding"
     if judge_data is not None:
         from impdist.filters.judge_train import train_judge
@@ -60,5 +91,83 @@ def run(
         judge_dir = out / "judge"
         _step(report, "judge", quiet, lambda: train_judge(judge_base, judge_data, "paraphrase", judge_dir, quiet=quiet))
         judge = f"paraphrase:{judge_dir}"
-    _step(report, "filter", quiet, lambda: filter_dataset(out, task=task, judge=judge, seed=seed, quiet=quiet))
+    contextual, rewritten = {}, {}
+    for task in tasks:
+        filtered = _step(report, f"filter ({task})", quiet,
+                         lambda task=task: filter_dataset(out, task=task, judge=judge, seed=seed, quiet=quiet))
+        contextual[task] = filtered.dataset_dir
+    if rewrite_sources:
+        sources = rewrite_sources_of(generated.candidates_dir, rewrite_sources)
+        sampling = Sampling(samples=REWRITE_SAMPLES, seed=seed)
+        for task in tasks:
+            folder = out / "rewrites" / task
+            stage = _step(report, f"rewrite ({task})", quiet, lambda task=task, folder=folder: sample_rewrites(
+                folder, PROMPTED + teacher, sources, task, sampling,
+                inputs={"candidates": fingerprint(generated.candidates_dir)}, quiet=quiet))
+            filtered = _step(report, f"filter rewrites ({task})", quiet, lambda task=task, folder=folder, stage=stage:
+                             filter_dataset(stage.path, folder, task=task, judge=judge, pairing="source", cap=None,
+                                            seed=seed, quiet=quiet))
+            rewritten[task] = filtered.dataset_dir
+    datasets = {**{f"{t} (contextual)": d for t, d in contextual.items()},
+                **{f"{t} (rewrites)": d for t, d in rewritten.items()}}
+    train_on = list(rewritten.values()) if rewritten else list(contextual.values())
+    config = TrainConfig(base=teacher, epochs=STUDENT_EPOCHS, freeze=STUDENT_FREEZE, seed=seed)
+    student = out / "student"
+    _step(report, "train", quiet, lambda: train(train_on, student, config, max_minutes=train_minutes, quiet=quiet))
+    exported = out / "student-onnx-int8"
+    _step(report, "export", quiet, lambda: _export(student, exported, export_student))
+    evaluations = []
+    for name in eval_sets:
+        evalset = load_eval_set(name, limit=eval_items)
+        if evalset.task not in tasks:
+            continue
+        ev = _step(report, f"evaluate ({name})", quiet,
+                   lambda evalset=evalset: evaluate(exported, evalset, teacher=teacher, cache=out / "eval",
+                                                    quiet=quiet))
+        evaluations.append((ev, evalset.srcs, evalset.refs))
+    page = write_run_report(out, report.steps, datasets, student, evaluations)
+    report.steps.append(("report", 0.0, f"{page}\n{page.with_suffix('.md')}"))
+    if show and evaluations:
+        ev, srcs, _ = evaluations[0]
+        report.steps.append(("examples", 0.0, examples_text(ev, srcs, show)))
+    report.report = page
     return report
+
+
+def _export(student: Path, out: Path, export_student) -> str:
+    """Export once per trained student: an export made from this very student.json is kept."""
+    from impdist.student.meta import STUDENT_FILE, read_meta
+
+    if (out / STUDENT_FILE).exists():
+        meta = read_meta(out)
+        if meta.get("training") == read_meta(student).get("training"):
+            return f"ONNX int8 student in {out} (already exported)"
+    return str(export_student(student, out, int8=True))
+
+
+def rewrite_sources_of(candidates_dir: Path, n: int) -> list[dict]:
+    """The first n distinct full sentences (6 words or more) the teacher wrote as y_orig, in
+    context order, as rewrite sources."""
+    from impdist.io import StageDir
+
+    seen: dict[str, dict] = {}
+    for row in StageDir(candidates_dir).iter_rows():
+        src = row["y_orig"].strip()
+        if len(src.split()) >= 6 and src not in seen:
+            seen[src] = {"src": src, "context_id": f"rw:{row['context_id']}"}
+            if len(seen) == n:
+                break
+    return list(seen.values())
+
+
+def examples_text(ev, srcs: Sequence[str], n: int) -> str:
+    """The first n sources of an evaluation with the student's and the prompted teacher's outputs."""
+    student = next(s for s in ev.systems if s.system.startswith("student"))
+    teacher = next((s for s in ev.systems if s.system.startswith("teacher")), None)
+    lines = []
+    for i in range(min(n, ev.n)):
+        lines.append(f"  source : {srcs[i]}\n  student: {student.outputs[i]}")
+        if teacher is not None:
+            lines.append(f"  teacher: {teacher.outputs[i]}")
+        lines.append("")
+    return "\n".join(lines)

@@ -30,10 +30,12 @@ def group_sentences(group: dict) -> list[str]:
     return sents
 
 
-def _orient(task: str, sents: list[str], i: int, j: int) -> tuple[int, int]:
-    """Paraphrase pairs keep index order (y_orig first); a summary runs from the longer
-    sentence to the shorter one (ties keep index order)."""
-    if task == "summary" and len(sents[j]) > len(sents[i]):
+def _orient(task: str, pairing: str, sents: list[str], i: int, j: int) -> tuple[int, int]:
+    """Paraphrase pairs keep index order (y_orig first); a summary within a group runs from the
+    longer sentence to the shorter one (ties keep index order). With pairing="source" the
+    candidates are rewrites of y_orig, so y_orig stays the source (a longer "summary" then fails
+    the compression filter, as it should)."""
+    if task == "summary" and pairing == "group" and len(sents[j]) > len(sents[i]):
         return j, i
     return i, j
 
@@ -71,6 +73,6 @@ def make_pairs(group: dict, task: str, *, cap: int | None = 32, seed: int = 0,
     cid = str(group["context_id"])
     edges = [(i, j) for i in range(len(sents) if pairing == "group" else 1) for j in range(i + 1, len(sents))]
     for i, j in _sample(edges, cap, seed, cid):
-        s, t = _orient(task, sents, i, j)
+        s, t = _orient(task, pairing, sents, i, j)
         yield {"id": f"{cid}:{s}-{t}", "src": sents[s], "tgt": sents[t], "task": task, "context_id": cid,
                "round": int(group.get("round", 0)), "src_sid": s, "tgt_sid": t, "scores": {}}

@@ -20,6 +20,9 @@ from impdist.student.errors import StudentError
 IGNORE = -100  # the label value torch's cross-entropy skips
 
 
+CARD_KEYS = ("task", "judge", "judge_threshold", "filters", "funnel", "kept", "rejected", "diversity")
+
+
 @dataclass(frozen=True)
 class DataInfo:
     """What a student was trained on, for student.json and the model card."""
@@ -29,11 +32,11 @@ class DataInfo:
     pairs: int
     tasks: dict[str, int]
     rounds: dict[str, int]
-    card: dict  # the dataset card's task, judge, threshold, filters and funnel, when there is one
+    cards: dict[str, dict]  # per task: the dataset card's judge, threshold, filters and funnel, where there is one
 
     def to_json(self) -> dict:
         return {"path": self.path, "fingerprint": self.fingerprint, "pairs": self.pairs, "tasks": self.tasks,
-                "rounds": self.rounds, "card": self.card}
+                "rounds": self.rounds, "cards": self.cards}
 
 
 def _check_pair(where: str, row: dict) -> dict:
@@ -59,37 +62,57 @@ def _dataset_stage(path: Path) -> StageDir:
                            "dataset stage folder, or a JSONL file of {\"src\", \"tgt\"} pairs") from None
 
 
-def read_pairs(data: str | os.PathLike) -> tuple[list[dict], DataInfo]:
-    """The kept pairs of a dataset (a run folder, a dataset stage, or a JSONL file of pairs) and
-    what they are; every pair has src, tgt, task, id, context_id and round."""
-    path = Path(data)
-    card: dict = {}
+def _stage_cards(stage: StageDir) -> dict[str, dict]:
+    """Task -> card of a dataset stage (a grown self-distillation dataset keeps one per task)."""
+    card_file = stage.path / "card.json"
+    if not card_file.exists():
+        return {}
+    full = json.loads(card_file.read_bytes())
+    if isinstance(full.get("cards"), dict):
+        return full["cards"]
+    card = {k: full[k] for k in CARD_KEYS if k in full}
+    return {card.get("task", "paraphrase"): card} if card else {}
+
+
+def _read_one(path: Path) -> tuple[list[dict], str, dict[str, dict]]:
     if path.is_file():
-        rows = [_check_pair(f"{path}:{n}", r) for n, r in read_jsonl_numbered(path)]
-        fp = fingerprint(path)
-    elif path.is_dir():
+        return [_check_pair(f"{path}:{n}", r) for n, r in read_jsonl_numbered(path)], fingerprint(path), {}
+    if path.is_dir():
         stage = _dataset_stage(path)
         rows = [_check_pair(f"{stage.path} pair {i}", r) for i, r in enumerate(_kept(stage))]
-        fp = fingerprint(stage)
-        card_file = stage.path / "card.json"
-        if card_file.exists():
-            full = json.loads(card_file.read_bytes())
-            card = {k: full[k] for k in ("task", "judge", "judge_threshold", "filters", "funnel", "kept", "rejected",
-                                         "diversity") if k in full}
-    else:
-        raise StudentError(f"{path}: no such file or folder; give the --out folder of `impdist filter`, a "
-                           "dataset stage folder, or a JSONL file of {\"src\", \"tgt\"} pairs")
-    if not rows:
-        raise StudentError(f"{path}: holds no pairs to train on; check the filter kept some (its card.md "
-                           "shows the funnel) or loosen its thresholds")
+        return rows, fingerprint(stage), _stage_cards(stage)
+    raise StudentError(f"{path}: no such file or folder; give the --out folder of `impdist filter`, a "
+                       "dataset stage folder, or a JSONL file of {\"src\", \"tgt\"} pairs")
+
+
+def read_pairs(data: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[list[dict], DataInfo]:
+    """The kept pairs of one dataset or several, in order (each a run folder, a dataset stage, or
+    a JSONL file of pairs), and what they are; every pair has src, tgt, task, id, context_id and
+    round. Several datasets are how one student learns both tasks."""
+    paths = [Path(data)] if isinstance(data, (str, os.PathLike)) else [Path(d) for d in data]
+    if not paths:
+        raise StudentError("no dataset given to train on")
+    rows: list[dict] = []
+    fps: list[str] = []
+    cards: dict[str, dict] = {}
+    for path in paths:
+        got, fp, found = _read_one(path)
+        if not got:
+            raise StudentError(f"{path}: holds no pairs to train on; check the filter kept some (its card.md "
+                               "shows the funnel) or loosen its thresholds")
+        rows += got
+        fps.append(fp)
+        for task, card in found.items():
+            cards.setdefault(task, card)
     for i, r in enumerate(rows):
         r.setdefault("task", "paraphrase")
         r.setdefault("id", str(i))
         r.setdefault("context_id", r["id"])
         r.setdefault("round", 0)
         r.setdefault("scores", {})
-    info = DataInfo(str(path.resolve()), fp, len(rows), dict(Counter(r["task"] for r in rows)),
-                    {str(k): v for k, v in sorted(Counter(int(r["round"]) for r in rows).items())}, card)
+    fp = fps[0] if len(fps) == 1 else hashlib.sha256("\n".join(fps).encode()).hexdigest()
+    info = DataInfo(", ".join(str(p.resolve()) for p in paths), fp, len(rows), dict(Counter(r["task"] for r in rows)),
+                    {str(k): v for k, v in sorted(Counter(int(r["round"]) for r in rows).items())}, cards)
     return rows, info
 
 

@@ -16,34 +16,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
-from impdist.cache import dir_identity
-from impdist.io import StageDir, fingerprint, open_stage, run_shards
+from impdist.generate.rewrites import Sampling, sample_rewrites
+from impdist.io import StageDir, fingerprint, open_stage
 from impdist.student.data import read_pairs
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta
 from impdist.student.train import TrainConfig, TrainResult, train
-
-SOURCES_PER_SHARD = 32
-
-
-@dataclass(frozen=True)
-class SelfSampling:
-    """How the student samples its candidates (the paper's settings by default)."""
-
-    samples: int = 10
-    top_p: float = 0.9
-    temperature: float = 0.7
-    backend: str = "onnx-int8"
-    device: str = "cpu"
-    threads: int | None = None
-    batch_size: int = 32
-    seed: int = 0
-
 
 @dataclass
 class RoundResult:
@@ -81,27 +62,6 @@ class DistillResult:
         return "\n".join(lines)
 
 
-@lru_cache(maxsize=2)
-def _load_student(path: str, backend: str, device: str, threads: int | None):
-    from impdist.student.serve import Paraphraser
-    return Paraphraser.load(path, backend, device, threads=threads)
-
-
-def candidates_shard(payload: dict) -> Iterator[dict]:
-    """The student's samples for a shard of sources: one candidates row (the filter's input) each."""
-    s = SelfSampling(**payload["sampling"])
-    student = _load_student(payload["student"], s.backend, s.device, s.threads)
-    sources = payload["sources"]
-    # One seed per shard: the i-th source of every shard must not share its random streams.
-    outs = student.generate([x["src"] for x in sources], task=payload["task"], n=s.samples, sample=True,
-                            temperature=s.temperature, top_p=s.top_p, seed=s.seed * 1_000_003 + payload["first"],
-                            batch_size=s.batch_size)
-    for x, samples in zip(sources, outs):
-        cands = [c for c in dict.fromkeys(samples) if c.strip() and c.strip() != x["src"].strip()]
-        yield {"context_id": x["context_id"], "y_orig": x["src"], "candidates": cands, "round": payload["round"],
-               "task": payload["task"], "samples": s.samples}
-
-
 def _sources(pairs: list[dict], task: str, round_: int) -> list[dict]:
     """The distinct sources of a task's pairs, each with a context id unique to this round."""
     seen: dict[str, dict] = {}
@@ -112,7 +72,8 @@ def _sources(pairs: list[dict], task: str, round_: int) -> list[dict]:
 
 
 def _filter_settings(card: dict, task: str, judge: str | None):
-    """The judge and thresholds the dataset was filtered with (from its card), for re-judging."""
+    """The judge and thresholds the dataset's pairs of this task were filtered with (from their
+    card), for re-judging."""
     from impdist.filters.chain import FilterConfig
 
     cfg = FilterConfig(task=task)
@@ -125,19 +86,13 @@ def _filter_settings(card: dict, task: str, judge: str | None):
 
 
 def _sample_and_filter(folder: Path, student: Path, pairs: list[dict], card: dict, task: str, round_: int,
-                       sampling: SelfSampling, judge: str | None, data_fp: str, filter_options: dict, quiet: bool):
+                       sampling: Sampling, judge: str | None, data_fp: str, filter_options: dict, quiet: bool):
     """(candidates stage, filter result) of one task in one round."""
     from impdist.filters.pipeline import filter_dataset
 
     sources = _sources(pairs, task, round_)
-    config = {"stage": "candidates", "round": round_, "task": task, "student": str(student.resolve()),
-              "sampling": {k: v for k, v in asdict(sampling).items() if k not in ("threads", "batch_size")}}
-    stage = open_stage(folder, "candidates", config, inputs={"dataset": data_fp, "student": dir_identity(student)})
-    common = {"student": str(student), "sampling": asdict(sampling), "task": task, "round": round_}
-    units = [(f"{i // SOURCES_PER_SHARD:06d}", {**common, "first": i, "sources": sources[i : i + SOURCES_PER_SHARD]})
-             for i in range(0, len(sources), SOURCES_PER_SHARD)]
-    run_shards(stage, units, candidates_shard, progress=f"round {round_}: sample", quiet=quiet)
-    stage.complete()
+    stage = sample_rewrites(folder, str(student), sources, task, sampling, inputs={"dataset": data_fp},
+                            round_=round_, quiet=quiet)
     judge_spec, cfg = _filter_settings(card, task, judge)
     options = {"seed": sampling.seed, "device": sampling.device, "threads": sampling.threads, **filter_options}
     result = filter_dataset(stage.path, folder, task=task, judge=judge_spec, config=cfg, cap=None, pairing="source",
@@ -146,7 +101,7 @@ def _sample_and_filter(folder: Path, student: Path, pairs: list[dict], card: dic
 
 
 def _grow(folder: Path, round_: int, previous: list[dict], prev_fp: str, added: dict[str, StageDir],
-          card: dict) -> StageDir:
+          cards: dict[str, dict]) -> StageDir:
     """The round's dataset stage: the previous pairs, then the new pairs the filter kept this round."""
     from impdist.filters import card as dataset_card
     from impdist.filters.pipeline import read_dataset
@@ -162,9 +117,7 @@ def _grow(folder: Path, round_: int, previous: list[dict], prev_fp: str, added: 
                 new.append({**r, "round": round_})
         rows = previous + new
         stage.write_shard("kept-00000", rows)
-        meta = {k: card[k] for k in ("task", "judge", "filters") if k in card}
-        meta["judge_threshold"] = float(card.get("judge_threshold") or float("nan"))
-        meta["self_distillation_round"] = round_
+        meta = {"cards": cards, "self_distillation_round": round_, "task": "+".join(sorted(added))}
         dataset_card.write_card(stage.path, kept=rows, rejected=[],
                                 funnel=[(f"round {round_ - 1} dataset", len(previous)), (f"+ round {round_}", len(rows))],
                                 meta=meta)
@@ -179,7 +132,7 @@ def distill(
     rounds: int = 1,
     student: str | os.PathLike | None = None,
     train_config: TrainConfig | None = None,
-    sampling: SelfSampling | None = None,
+    sampling: Sampling | None = None,
     judge: str | None = None,
     filter_options: dict | None = None,
     max_minutes: float | None = None,
@@ -196,7 +149,7 @@ def distill(
     if rounds < 1:
         raise StudentError(f"--rounds must be >= 1, got {rounds}")
     out = Path(out)
-    sampling = sampling or SelfSampling()
+    sampling = sampling or Sampling()
     train_config = train_config or TrainConfig()
     first = None
     if student is None:
@@ -210,17 +163,18 @@ def distill(
     dataset: str | os.PathLike = data
     for k in range(1, rounds + 1):
         pairs, info = read_pairs(dataset)
-        card = info.card  # the grown datasets carry the original card's judge and thresholds on
+        cards = info.cards  # the grown datasets carry the original cards' judges and thresholds on
         folder = out / f"round-{k}"
         added, n_sources, n_cands = {}, 0, 0
         for task in sorted({p["task"] for p in pairs}):
-            cand_stage, filtered = _sample_and_filter(folder / task, current, pairs, card, task, k, sampling, judge,
+            cand_stage, filtered = _sample_and_filter(folder / task, current, pairs, cards.get(task, {}), task, k,
+                                                      sampling, judge,
                                                       info.fingerprint, filter_options or {}, quiet)
             added[task] = StageDir(filtered.dataset_dir)
             rows = list(cand_stage.iter_rows())
             n_sources += len(rows)
             n_cands += sum(len(r["candidates"]) for r in rows)
-        grown = _grow(folder / "data", k, pairs, info.fingerprint, added, card)
+        grown = _grow(folder / "data", k, pairs, info.fingerprint, added, cards)
         n_added = sum(1 for r in grown.iter_rows() if r.get("round") == k)
         trained = train(grown.path, folder / "student", replace(train_config, base=str(current)),
                         max_minutes=max_minutes, save_every=save_every, threads=sampling.threads, quiet=quiet)

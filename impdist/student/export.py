@@ -91,7 +91,7 @@ def _check_out(out: Path, model: Path) -> None:
 
 def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
     """Scores and speed of the exported graph on the student's held-out pairs (None without any)."""
-    from impdist.student.evaluate import output_scores
+    from impdist.evaluation.metrics import paraphrase_metrics
     from impdist.student.serve import Paraphraser
     from impdist.student.train import HELDOUT_FILE
 
@@ -110,7 +110,7 @@ def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
         srcs += [p["src"] for p in group]
         refs += [[p["tgt"]] for p in group]
     seconds = time.perf_counter() - start
-    scores = output_scores(outputs, refs, srcs)
+    scores = {k: round(v, 4) for k, v in paraphrase_metrics(outputs, refs, srcs).items()}
     return {"pairs": len(pairs), **scores, "sentences_per_s": round(len(pairs) / seconds, 2),
             "decoding": "greedy, batch 32, no control codes but the task"}
 
@@ -124,7 +124,7 @@ def _table(rows: dict) -> str:
 def model_card(meta: dict) -> str:
     """The README.md of an exported student: use, prompt format, data, filters, training, evaluation."""
     ex, data, training = meta["export"], meta.get("data", {}), meta.get("training", {})
-    card = data.get("card", {})
+    cards = data.get("cards", {})
     fmt = meta["format"]
     tasks = ", ".join(f"{t} ({n})" for t, n in data.get("tasks", {}).items()) or "?"
     quant = (f"int8: MatMulNBits, {ex['quantization']['bits']}-bit weights in blocks of "
@@ -164,11 +164,14 @@ def model_card(meta: dict) -> str:
         _table({"dataset": data.get("path"), "fingerprint": data.get("fingerprint"), "pairs": data.get("pairs"),
                 "pairs per self-distillation round": data.get("rounds"), "tasks": data.get("tasks")}), "",
         "## Filters", "",
-        _table({"judge": card.get("judge"), "judge threshold": card.get("judge_threshold"),
-                "funnel": card.get("funnel")}) if card else "No dataset card: the pairs came from a JSONL file.", "",
     ]
-    if card.get("filters"):
-        lines += ["Thresholds:", "", "```json", json.dumps(card["filters"], indent=2, sort_keys=True), "```", ""]
+    if not cards:
+        lines += ["No dataset card: the pairs came from a JSONL file.", ""]
+    for task, card in cards.items():
+        lines += [f"### {task}", "", _table({"judge": card.get("judge"), "judge threshold": card.get("judge_threshold"),
+                                             "funnel": card.get("funnel")}), ""]
+        if card.get("filters"):
+            lines += ["Thresholds:", "", "```json", json.dumps(card["filters"], indent=2, sort_keys=True), "```", ""]
     lines += [
         "## Training", "",
         _table({"status": training.get("status"), "steps": f"{training.get('steps')} / {training.get('planned_steps')}",

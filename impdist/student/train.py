@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from impdist.student.meta import STUDENT_FILE, read_meta, write_meta
 HELDOUT_FILE = "heldout.jsonl"
 _CALIBRATE_AT = 4    # steps timed before a time budget fixes the length of the LR schedule
 _LR_FLOOR = 0.1      # the schedule decays linearly to this fraction of lr
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class TrainConfig:
     max_heldout: int = 128
     code_dropout: float = 0.3       # each length / diversity code is left out with this probability
     exemplar_rate: float = 0.25     # pairs shown with their target's syntax sketch
+    precision: str = "auto"         # "fp32", or "bf16" autocast (fp32 master weights); auto: bf16 where native
+    freeze: float = 0.0             # fraction of the bottom blocks kept frozen (with the embeddings when > 0)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -57,7 +61,9 @@ class TrainConfig:
                   (0 <= self.heldout < 1, "heldout must be in [0, 1)"),
                   (0 <= self.code_dropout <= 1 and 0 <= self.exemplar_rate <= 1,
                    "code_dropout and exemplar_rate must be in [0, 1]"),
-                  (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1")]
+                  (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
+                  (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+                  (0 <= self.freeze < 1, "freeze must be in [0, 1)")]
         for ok, message in checks:
             if not ok:
                 raise StudentError(f"bad training option: {message}")
@@ -115,11 +121,40 @@ def load_trainable(base: str, *, trust_remote_code: bool = False):
     return model.train(), load_tokenizer(path, trust_remote_code=trust_remote_code), decoder_only, fmt
 
 
-def _batch_loss(model, batch: dict, decoder_only: bool, torch):
+def resolve_precision(precision: str, torch) -> str:
+    """"auto" is bf16 where the CPU multiplies bf16 natively (AVX512-BF16/AMX): about 1.5x faster
+    steps on SmolLM2 here; elsewhere emulated bf16 would be slower than fp32."""
+    if precision != "auto":
+        return precision
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
+def freeze_bottom(model, fraction: float) -> int:
+    """Freeze the input embeddings and the bottom `fraction` of every stack of blocks (the decoder
+    of a causal LM; encoder and decoder of a T5). Fewer gradients: a 2-core step of SmolLM2 with
+    half its blocks frozen takes 0.65x the time. Returns the number of frozen blocks."""
+    import torch
+
+    if fraction <= 0:
+        return 0
+    model.get_input_embeddings().requires_grad_(False)  # tied to the LM head in SmolLM2: both stay
+    frozen = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > 1:
+            k = int(len(module) * fraction)
+            for block in module[:k]:
+                block.requires_grad_(False)
+            frozen += k
+    return frozen
+
+
+def _batch_loss(model, batch: dict, decoder_only: bool, torch, precision: str = "fp32"):
     """(mean loss over target tokens, number of target tokens) of one collated batch."""
     tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
     labels = tensors["labels"][:, 1:] if decoder_only else tensors["labels"]  # causal LMs shift by one
-    return model(**tensors).loss, int((labels != IGNORE).sum())
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        loss = model(**tensors).loss
+    return loss.float(), int((labels != IGNORE).sum())
 
 
 # --- the loop -------------------------------------------------------------------------------------
@@ -147,7 +182,8 @@ def _batch_order(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
     return order[index * batch_size : (index + 1) * batch_size]
 
 
-def _evaluate(model, examples: list[Example], pad_id: int, decoder_only: bool, batch_size: int, torch) -> float | None:
+def _evaluate(model, examples: list[Example], pad_id: int, decoder_only: bool, batch_size: int, torch,
+              precision: str) -> float | None:
     """Mean loss per target token over the held-out examples."""
     if not examples:
         return None
@@ -156,7 +192,7 @@ def _evaluate(model, examples: list[Example], pad_id: int, decoder_only: bool, b
     with torch.no_grad():
         for i in range(0, len(examples), batch_size):
             batch = collate(examples[i : i + batch_size], pad_id, decoder_only=decoder_only)
-            loss, n = _batch_loss(model, batch, decoder_only, torch)
+            loss, n = _batch_loss(model, batch, decoder_only, torch, precision)
             total, count = total + float(loss) * n, count + n
     model.train()
     return total / max(count, 1)
@@ -167,7 +203,7 @@ def _identity(config: TrainConfig, info: DataInfo) -> dict:
 
 
 def train(
-    data: str | os.PathLike,
+    data: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
     config: TrainConfig | None = None,
     *,
@@ -178,7 +214,8 @@ def train(
     quiet: bool = False,
     trust_remote_code: bool = False,
 ) -> TrainResult:
-    """Fine-tune `config.base` on the pairs in `data` into `out`, resuming a run found there.
+    """Fine-tune `config.base` on the pairs in `data` (one dataset or several, see read_pairs)
+    into `out`, resuming a run found there.
 
     max_minutes caps the training time of the run, summed over resumes (a re-run with the same
     budget that already used it returns at once); the LR schedule is fitted to the steps the
@@ -210,6 +247,8 @@ def train(
 
     torch.set_num_threads(threads or default_threads())
     model, tokenizer, decoder_only, fmt = load_trainable(config.base, trust_remote_code=trust_remote_code)
+    precision = resolve_precision(config.precision, torch)
+    frozen_blocks = freeze_bottom(model, config.freeze)
     train_pairs, held = split_heldout(pairs, config.heldout, config.max_heldout, config.seed)
     encode = dict(decoder_only=decoder_only, max_length=config.max_length, code_dropout=config.code_dropout,
                   exemplar_rate=config.exemplar_rate, seed=config.seed)
@@ -219,7 +258,8 @@ def train(
     per_epoch = math.ceil(len(examples) / config.batch_size)
     planned = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     schedule = _Schedule(planned, config.warmup)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     if state is None:
@@ -252,9 +292,9 @@ def train(
         torch.manual_seed(config.seed * 1_000_003 + step)  # dropout masks depend on the step only
         batch = collate([examples[i] for i in _batch_order(len(examples), config.batch_size, config.seed, step)],
                         pad_id, decoder_only=decoder_only)
-        loss, _ = _batch_loss(model, batch, decoder_only, torch)
+        loss, _ = _batch_loss(model, batch, decoder_only, torch, precision)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -274,7 +314,7 @@ def train(
         if state["step"] % eval_every == 0 or state["step"] == planned:
             entry = {"step": state["step"], "train_loss": state["loss_sum"] / state["loss_steps"],
                      "lr": scheduler.get_last_lr()[0]}
-            entry["eval_loss"] = _evaluate(model, held_examples, pad_id, decoder_only, 2 * config.batch_size, torch)
+            entry["eval_loss"] = _evaluate(model, held_examples, pad_id, decoder_only, 2 * config.batch_size, torch, precision)
             state["log"].append(entry)
             state["loss_sum"], state["loss_steps"] = 0.0, 0
         bar.update(1)
@@ -290,7 +330,7 @@ def train(
         train_loss = state["loss_sum"] / state["loss_steps"] if state["loss_steps"] else None
         state["log"].append({"step": state["step"], "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
                              "eval_loss": _evaluate(model, held_examples, pad_id, decoder_only,
-                                                    2 * config.batch_size, torch)})
+                                                    2 * config.batch_size, torch, precision)})
         state["loss_sum"], state["loss_steps"] = 0.0, 0
     state["elapsed"] = base_elapsed + time.monotonic() - started
     if status == "budget":  # kept, so a re-run with a larger budget goes on from here
@@ -309,6 +349,7 @@ def train(
         "data": info.to_json(),
         "training": {"identity": identity, "config": config.to_json(), "status": status, "steps": state["step"],
                      "planned_steps": planned, "lr_schedule_steps": state["schedule"],
+                     "precision": precision, "frozen_blocks": frozen_blocks,
                      "train_examples": len(examples),
                      "heldout_examples": len(held_examples), "minutes": round(state["elapsed"] / 60, 3),
                      "max_minutes": max_minutes, "log": state["log"]},

@@ -54,3 +54,10 @@ def test_source_pairing_pairs_y_orig_with_each_candidate_only():
     assert ids == ["c7:0-1", "c7:0-2", "c7:0-3"]
     with pytest.raises(ValueError, match="pairing"):
         list(make_pairs(GROUP, "paraphrase", pairing="all"))
+
+
+def test_source_pairing_keeps_y_orig_as_the_source_of_a_summary():
+    # the candidates are rewrites of y_orig: a longer one stays a (failing) summary of y_orig
+    pairs = list(make_pairs(GROUP, "summary", cap=None, pairing="source"))
+    assert [p["id"] for p in pairs] == ["c7:0-1", "c7:0-2", "c7:0-3"]
+    assert all(p["src"] == GROUP["y_orig"] for p in pairs)

@@ -8,7 +8,6 @@ lowercase [a-z0-9]*, of any length.
 import itertools
 import re
 import string
-from pathlib import Path
 
 import pytest
 from hypothesis import given

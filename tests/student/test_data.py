@@ -18,7 +18,7 @@ def test_reads_a_jsonl_file_of_pairs(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [{"src": "a b", "tgt": "b a"}, {"src": "c", "tgt": "d", "task": "summary"}])
     pairs, info = read_pairs(path)
     assert [p["task"] for p in pairs] == ["paraphrase", "summary"] and pairs[0]["round"] == 0
-    assert info.pairs == 2 and info.tasks == {"paraphrase": 1, "summary": 1} and info.card == {}
+    assert info.pairs == 2 and info.tasks == {"paraphrase": 1, "summary": 1} and info.cards == {}
 
 
 def test_reads_the_kept_pairs_of_a_dataset_stage_with_its_card(tmp_path):
@@ -29,8 +29,25 @@ def test_reads_the_kept_pairs_of_a_dataset_stage_with_its_card(tmp_path):
                                                       "filters": {"max_rouge_l": 0.7}, "histograms": []}))
     stage.complete()
     pairs, info = read_pairs(tmp_path / "run")
-    assert len(pairs) == 3 and info.card["judge"] == "embedding" and "histograms" not in info.card
+    assert len(pairs) == 3 and info.cards["paraphrase"]["judge"] == "embedding"
+    assert "histograms" not in info.cards["paraphrase"]
     assert read_pairs(stage.path)[1].fingerprint == info.fingerprint
+
+
+def test_several_datasets_train_one_student_with_a_card_per_task(tmp_path):
+    summary = open_stage(tmp_path / "summ", "dataset", {"x": 2})
+    summary.write_shard("kept-00000", [{**p, "task": "summary"} for p in make_pairs(2, seed=1)])
+    (summary.path / "card.json").write_text(json.dumps({"task": "summary", "judge": "nli:x"}))
+    summary.complete()
+    para = write_jsonl(tmp_path / "p.jsonl", make_pairs(3))
+    pairs, info = read_pairs([para, summary.path])
+    assert [p["task"] for p in pairs] == ["paraphrase"] * 3 + ["summary"] * 2
+    assert info.tasks == {"paraphrase": 3, "summary": 2} and info.cards == {"summary": {"task": "summary",
+                                                                                         "judge": "nli:x"}}
+    assert info.fingerprint != read_pairs(para)[1].fingerprint and str(para.resolve()) in info.path
+    assert read_pairs([summary.path, para])[1].fingerprint != info.fingerprint  # the order is the data order
+    with pytest.raises(StudentError, match="no dataset given"):
+        read_pairs([])
 
 
 @pytest.mark.parametrize("content, words", [('{"src": "a"}\n', r"p.jsonl:1: field 'tgt'"),

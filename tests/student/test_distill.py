@@ -3,16 +3,16 @@ pairing="source" and keeps the passing candidate with the lowest ROUGE-L per sou
 grows with round = k, the student retrains; every step is a stage that a re-run skips."""
 from __future__ import annotations
 
-import json
 import zlib
 
 import numpy as np
 import pytest
 
-import impdist.student.distill as distill_module
+import impdist.generate.rewrites as rewrites_module
 from impdist.filters import pipeline
 from impdist.io import StageDir
-from impdist.student.distill import SelfSampling, distill
+from impdist.generate.rewrites import Sampling
+from impdist.student.distill import distill
 from impdist.student.meta import read_meta
 from impdist.student.train import TrainConfig
 from tests.student.conftest import make_pairs
@@ -65,7 +65,7 @@ def fakes(monkeypatch):
 def test_a_round_keeps_the_least_similar_passing_candidate_per_source(fakes, monkeypatch, tmp_path, trained,
                                                                         pairs_file, tiny_model):
     FakeStudent.calls = 0
-    monkeypatch.setattr(distill_module, "_load_student", lambda *a: FakeStudent())
+    monkeypatch.setattr(rewrites_module, "load_rewriter", lambda *a: FakeStudent())
     config = TrainConfig(base=str(tiny_model), max_steps=6, batch_size=4, lr=3e-3)
     res = distill(pairs_file, tmp_path / "d", rounds=1, student=trained, train_config=config, quiet=True)
     (r1,) = res.rounds
@@ -90,7 +90,7 @@ def test_a_round_keeps_the_least_similar_passing_candidate_per_source(fakes, mon
 
 def test_the_tiny_student_samples_for_real_and_the_round_trains(fakes, tmp_path, trained, pairs_file, tiny_model):
     config = TrainConfig(base=str(tiny_model), max_steps=4, batch_size=4, lr=3e-3)
-    sampling = SelfSampling(samples=2, backend="torch", threads=1)
+    sampling = Sampling(samples=2, backend="torch", threads=1)
     # judge_all: filter_dataset's dataset stage sizes its embedding matrix from the first scored
     # pair, which fails when that pair skipped the judge (a filters bug, reported); judging every
     # pair sidesteps it for these random outputs.

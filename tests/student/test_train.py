@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -143,3 +142,30 @@ def test_cli_train_prints_the_result_and_user_errors_are_impdist_errors(tmp_path
     assert "2/2 steps (complete)" in res.output
     bad = runner.invoke(cli, ["train", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "t")])
     assert isinstance(bad.exception, StudentError) and "no such file" in str(bad.exception)
+
+
+def test_freeze_keeps_the_embeddings_and_bottom_blocks_and_precision_is_recorded(tmp_path, pairs_file, tiny_model):
+    config = TrainConfig(base=str(tiny_model), max_steps=4, batch_size=4, lr=3e-3, freeze=0.5, precision="bf16")
+    train(pairs_file, tmp_path / "s", config, threads=1, quiet=True)
+    before, after = weights(tiny_model), weights(tmp_path / "s")
+    frozen = [k for k in before if "embed_tokens" in k or ".layers.0." in k]
+    trained_keys = [k for k in before if ".layers.1." in k or k.startswith("lm_head")]
+    assert frozen and trained_keys
+    assert all(torch.equal(before[k], after[k]) for k in frozen)
+    assert all(not torch.equal(before[k], after[k]) for k in trained_keys if k.endswith("proj.weight"))
+    training = read_meta(tmp_path / "s")["training"]
+    assert training["precision"] == "bf16" and training["frozen_blocks"] == 1
+    assert after[trained_keys[0]].dtype == torch.float32  # bf16 autocast keeps fp32 master weights
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
+    from impdist.student.train import resolve_precision
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    assert resolve_precision("auto", torch) == "fp32" and resolve_precision("bf16", torch) == "bf16"
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert resolve_precision("auto", torch) == "bf16" and resolve_precision("fp32", torch) == "fp32"
+    with pytest.raises(StudentError, match="precision must be one of auto, fp32, bf16"):
+        TrainConfig(precision="fp16")
+    with pytest.raises(StudentError, match="freeze"):
+        TrainConfig(freeze=1.0)

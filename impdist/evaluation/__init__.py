@@ -1,0 +1,1 @@
+"""Evaluation: the baselines a student is compared with, scored by the same metrics."""

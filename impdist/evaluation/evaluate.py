@@ -1,0 +1,175 @@
+"""`impdist evaluate`: a student and the baselines on one evaluation set, scored alike.
+
+Systems: the student (or every round's student of an `impdist distill` folder), copy-the-input,
+for summaries truncation to the first k words (k = the student's mean output length), and the
+teacher prompted zero-shot. With `cache`, each system's outputs and metrics are kept in a JSON
+file named by everything that decides them, so a re-run (make run) scores nothing twice.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from impdist.cache import cache_key, dir_identity
+from impdist.errors import ImpdistError
+from impdist.evaluation.data import EvalSet, load_eval_set
+from impdist.io._atomic import write_bytes_atomic
+
+BASELINES = ("copy", "truncate", "teacher")
+# The paper's numbers (Jung et al. 2023, MRPC test and Gigaword), shown beside ours in reports.
+PAPER = {
+    "paraphrase": [("paper: T5-large student (770M)", {"ibleu": 7.3, "bert_ibleu": 67.1}),
+                   ("paper: copy-the-input", {"ibleu": 1.1, "bert_ibleu": 0.0}),
+                   ("paper: ChatGPT", {"ibleu": 5.9, "bert_ibleu": 67.7})],
+    "summary": [("paper: T5-large student (Gigaword)", {"rougeL": 30.3})],
+}
+
+
+@dataclass
+class SystemResult:
+    """One system's outputs on the set and their metrics."""
+
+    system: str
+    metrics: dict[str, float]
+    outputs: list[str] = field(repr=False)
+    seconds: float = 0.0
+
+
+@dataclass
+class Evaluation:
+    """Every system on one set."""
+
+    set: str
+    task: str
+    n: int
+    systems: list[SystemResult]
+
+    def to_json(self) -> dict:
+        return {"set": self.set, "task": self.task, "n": self.n,
+                "systems": {s.system: {k: round(v, 2) for k, v in s.metrics.items()} for s in self.systems}}
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows) of the main metrics, our systems then the paper's for scale."""
+        keys = MAIN[self.task]
+        rows = [[s.system] + [_fmt(s.metrics.get(k)) for k in keys] for s in self.systems]
+        rows += [[name] + [_fmt(m.get(k)) for k in keys] for name, m in PAPER[self.task]]
+        return ["system"] + [LABELS[k] for k in keys], rows
+
+    def __str__(self) -> str:
+        header, rows = self.table()
+        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+        line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        return "\n".join([f"{self.set} ({self.task}, {self.n} items)", line(header)] + [line(r) for r in rows])
+
+
+MAIN = {"paraphrase": ["ibleu", "bert_ibleu", "bleu", "self_bleu", "similarity", "distinct_2", "copies"],
+        "summary": ["rougeL", "rouge1", "rouge2", "compression", "words", "copies"]}
+LABELS = {"ibleu": "iBLEU", "bert_ibleu": "BERT-iBLEU", "bleu": "BLEU", "self_bleu": "self-BLEU",
+          "similarity": "sim. to src", "distinct_2": "distinct-2", "copies": "copies %", "rougeL": "ROUGE-L",
+          "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "compression": "compression", "words": "words"}
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
+
+
+def students_in(model: str | os.PathLike) -> list[tuple[str, Path]]:
+    """(name, folder) of the student in `model`, or of every round's student of a distill folder."""
+    from impdist.student.meta import STUDENT_FILE, read_meta
+
+    path = Path(model)
+    if (path / STUDENT_FILE).exists():
+        return [("student", path)]
+    rounds = sorted((int(p.parent.name.split("-")[1]), p) for p in path.glob("round-*/student")
+                    if (p / STUDENT_FILE).exists() and p.parent.name.split("-")[1].isdigit())
+    if rounds:
+        return [(f"student round {k}", p) for k, p in rounds]
+    read_meta(path)  # raises the error that says what a student folder is
+    raise AssertionError("unreachable")
+
+
+def evaluate(
+    model: str | os.PathLike | None,
+    data: str | os.PathLike | EvalSet,
+    *,
+    task: str | None = None,
+    limit: int | None = None,
+    baselines: Sequence[str] = BASELINES,
+    teacher: str = "smollm2-135m",
+    backend: str | None = None,
+    embedder: str = "minilm-l6",
+    controls: dict | None = None,
+    batch_size: int = 32,
+    threads: int | None = None,
+    cache: str | os.PathLike | None = None,
+    quiet: bool = True,
+) -> Evaluation:
+    """Score the student(s) in `model` and the baselines on `data` (a named set or a file)."""
+    from impdist.evaluation import baselines as base
+    from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
+    from impdist.evaluation.metrics import paraphrase_metrics, summary_metrics
+
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ImpdistError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
+    evalset = data if isinstance(data, EvalSet) else load_eval_set(data, task=task, limit=limit)
+    students = students_in(model) if model is not None else []
+    if not students and not baselines:
+        raise ImpdistError("nothing to evaluate: give --model or at least one baseline")
+    emb = None
+    if evalset.task == "paraphrase":
+        from impdist.filters.embed import Embedder
+        emb = Embedder(embedder, threads=threads)
+    score = (lambda outs: paraphrase_metrics(outs, evalset.refs, evalset.srcs, embedder=emb)) \
+        if evalset.task == "paraphrase" else (lambda outs: summary_metrics(outs, evalset.refs, evalset.srcs))
+    setkey = {"set": evalset.name, "task": evalset.task, "srcs": cache_key("\n".join(evalset.srcs)),
+              "refs": cache_key(json.dumps(evalset.refs)), "embedder": embedder}
+
+    def run(system: str, identity: dict, produce: Callable[[], list[str]]) -> SystemResult:
+        path = None
+        if cache is not None:
+            path = Path(cache) / f"{evalset.name}-{system.replace(' ', '_')}-{cache_key('eval', **setkey, **identity)}.json"
+            if path.exists():
+                saved = json.loads(path.read_bytes())
+                return SystemResult(system, saved["metrics"], saved["outputs"], saved["seconds"])
+        if not quiet:
+            print(f"evaluate: {system} on {evalset.name} ({len(evalset)} items) ...", flush=True)
+        start = time.perf_counter()
+        outputs = produce()
+        seconds = time.perf_counter() - start
+        result = SystemResult(system, score(outputs), outputs, seconds)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, json.dumps({"system": system, "identity": identity, "metrics": result.metrics,
+                                                 "seconds": seconds, "outputs": outputs}, indent=1).encode())
+        return result
+
+    results = []
+    for name, folder in students:
+        ident = {"student": dir_identity(folder), "backend": backend, "controls": controls or {}}
+        results.append(run(name, ident, lambda folder=folder: _student_outputs(folder, evalset, backend, controls,
+                                                                               batch_size, threads)))
+    if "copy" in baselines:
+        results.append(run("copy-the-input", {}, lambda: base.copy_input(evalset.srcs)))
+    if "truncate" in baselines and evalset.task == "summary":
+        words = round(results[len(students) - 1].metrics["words"]) if students else 10
+        results.append(run(f"first {words} words", {"words": words},
+                           lambda: base.truncate(evalset.srcs, max(1, words))))
+    if "teacher" in baselines:
+        results.append(run("teacher, prompted", {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task]},
+                           lambda: PromptedTeacher(teacher, threads=threads).rewrite(
+                               evalset.srcs, evalset.task, batch_size=batch_size)))
+    return Evaluation(evalset.name, evalset.task, len(evalset), results)
+
+
+def _student_outputs(folder: Path, evalset: EvalSet, backend: str | None, controls: dict | None, batch_size: int,
+                     threads: int | None) -> list[str]:
+    from impdist.student.serve import Paraphraser
+
+    student = Paraphraser.load(folder, backend=backend, threads=threads)
+    return [o[0] for o in student.generate(evalset.srcs, task=evalset.task, batch_size=batch_size,
+                                           **(controls or {}))]

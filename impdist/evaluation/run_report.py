@@ -1,0 +1,97 @@
+"""The report of a whole run (`impdist run`): what each step did and how long it took, the
+datasets (funnel, histograms), the student's training curve, the metric tables against the
+baselines and the paper, and example outputs; written as report.md + report.html."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+from impdist.evaluation.evaluate import LABELS, MAIN, Evaluation
+from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, training_curve_png,
+                                       write_report)
+
+EXAMPLES = 8
+BAR_METRICS = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
+
+
+def _evaluation_blocks(ev: Evaluation, folder: Path) -> list[Block]:
+    header, rows = ev.table()
+    blocks: list[Block] = [Heading(f"{ev.set}: {ev.task}, {ev.n} items", 3), Table(header, rows)]
+    keys = BAR_METRICS[ev.task]
+    png = metric_bars_png([s.system for s in ev.systems], {LABELS[k]: [s.metrics[k] for s in ev.systems] for k in keys},
+                          ev.set, folder / f"metrics_{ev.set}.png")
+    blocks.append(Image(rel(png, folder), f"{ev.set} metrics"))
+    return blocks
+
+
+def _verdict(ev: Evaluation) -> str:
+    """One sentence: does the student beat every baseline on this set's deciding metric(s)?"""
+    students = [s for s in ev.systems if s.system.startswith("student")]
+    if not students:
+        return ""
+    best = students[-1]
+    others = [s for s in ev.systems if not s.system.startswith("student")]
+    if ev.task == "paraphrase":
+        lost = [f"{o.system} on {LABELS[k]} ({o.metrics[k]:.2f} vs {best.metrics[k]:.2f})"
+                for o in others for k in ("ibleu", "bert_ibleu") if o.metrics[k] >= best.metrics[k]]
+    else:
+        lost = [f"{o.system} on ROUGE-L ({o.metrics['rougeL']:.1f} vs {best.metrics['rougeL']:.1f})"
+                for o in others if o.system != "copy-the-input" and o.metrics["rougeL"] >= best.metrics["rougeL"]]
+        lost += [f"{o.system} on compression ({o.metrics['compression']:.2f} vs {best.metrics['compression']:.2f})"
+                 for o in others if o.system != "copy-the-input" and o.metrics["compression"] < best.metrics["compression"]]
+    if not lost:
+        return f"{best.system} beats every baseline on {ev.set}."
+    return f"{best.system} does not beat: " + "; ".join(lost) + "."
+
+
+def _examples(ev: Evaluation, srcs: Sequence[str], refs: Sequence[Sequence[str]]) -> Block:
+    header = ["source", "reference"] + [s.system for s in ev.systems if s.system != "copy-the-input"]
+    shown = [s for s in ev.systems if s.system != "copy-the-input"]
+    rows = [[srcs[i], refs[i][0]] + [s.outputs[i] for s in shown] for i in range(min(EXAMPLES, ev.n))]
+    return Table(header, rows)
+
+
+def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], datasets: dict[str, Path],
+                     student: Path | None, evaluations: Sequence[tuple[Evaluation, list[str], list[list[str]]]]) -> Path:
+    """Write out/report.{md,html} (plots beside them in out/report/); returns the HTML path."""
+    folder = out
+    assets = out / "report"
+    assets.mkdir(parents=True, exist_ok=True)
+    blocks: list[Block] = [Heading("Results"),
+                           Para("Our systems on the dev sets; the paper's rows are on MRPC test and Gigaword, for scale.")]
+    for ev, _, _ in evaluations:
+        blocks += _evaluation_blocks(ev, assets)
+        verdict = _verdict(ev)
+        if verdict:
+            blocks.append(Para(verdict))
+    blocks += [Heading("Pipeline"), Table(["step", "seconds", "result"],
+                                          [[name, f"{sec:.0f}", summary.splitlines()[0] if summary else ""]
+                                           for name, sec, summary in steps])]
+    for task, dataset in datasets.items():
+        card = json.loads((dataset / "card.json").read_bytes())
+        blocks += [Heading(f"Dataset: {task}"),
+                   Para(f"{card['kept']} pairs kept of {card['kept'] + card['rejected']}; judge {card.get('judge')} at "
+                        f"{card.get('judge_threshold', float('nan')):.3f}. Full card: {rel(dataset / 'card.md', folder)}"),
+                   Table(["step", "pairs left"], [[str(s), str(n)] for s, n in card["funnel"]])]
+        blocks += [Image(rel(dataset / name, folder), name) for name in card.get("histograms", [])]
+    if student is not None:
+        from impdist.student.meta import read_meta
+
+        meta = read_meta(student)
+        training = meta.get("training", {})
+        png = training_curve_png(training.get("log", []), assets / "training_curve.png")
+        blocks += [Heading("Student training"),
+                   Para(f"{meta.get('base')} -> {student}: {training.get('steps')} steps ({training.get('status')}), "
+                        f"{training.get('minutes')} min, {training.get('train_examples')} training pairs, precision "
+                        f"{training.get('precision')}, {training.get('frozen_blocks')} frozen blocks.")]
+        if png is not None:
+            blocks.append(Image(rel(png, folder), "training curve"))
+    blocks.append(Heading("Examples"))
+    for ev, srcs, refs in evaluations:
+        blocks += [Heading(ev.set, 3), _examples(ev, srcs, refs)]
+    _, page = write_report(folder, blocks, f"impdist run: {out}")
+    return page
+
+
+__all__ = ["write_run_report", "MAIN"]
