@@ -48,9 +48,10 @@ bench: install
 # (each step resumes; a second `make run` finishes at once).
 DATA ?= ../shared/data
 RUN_CONTEXTS ?= 256
-TRAIN_MINUTES ?= 8
+RUN_SAMPLES ?= 6
+TRAIN_MINUTES ?= 5
 run: install
-	IMPDIST_DATA=$(abspath $(DATA)) $(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --judge-data $(DATA)/mrpc_dev_labelled.jsonl \
+	IMPDIST_DATA=$(abspath $(DATA)) $(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --samples $(RUN_SAMPLES) --judge-data $(DATA)/mrpc_dev_labelled.jsonl \
 	  --train-minutes $(TRAIN_MINUTES)
 
 # Kernel tests against an AddressSanitizer build of the core. Package and tests are copied to

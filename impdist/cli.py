@@ -119,8 +119,8 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 @click.option("--rewrite-sources", default=256, show_default=True,
               help="Teacher sentences the prompted teacher rewrites (4 samples each) into the student's data; "
                    "0 trains on the contextual pairs alone.")
-@click.option("--train-minutes", default=8.0, show_default=True, help="The student's training time budget.")
-@click.option("--eval-items", default=200, show_default=True, help="Items of each evaluation set to score.")
+@click.option("--train-minutes", default=5.0, show_default=True, help="The student's training time budget.")
+@click.option("--eval-items", default=250, show_default=True, help="Items of each evaluation set to score.")
 @click.option("--show", default=5, show_default=True, help="Paraphrases to print beside their sources at the end.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")

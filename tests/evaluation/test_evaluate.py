@@ -1,0 +1,65 @@
+"""impdist evaluate on a tiny student: systems, the cache that makes a re-run free, rounds, CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from impdist.cli import cli
+from impdist.errors import ImpdistError
+from impdist.evaluation import evaluate as evaluate_module
+from impdist.evaluation.evaluate import evaluate, students_in
+from tests.student.conftest import make_pairs, write_jsonl
+
+
+
+@pytest.fixture(scope="module")
+def evalset(tmp_path_factory):
+    rows = [{"src": p["src"], "refs": [p["tgt"]]} for p in make_pairs(6, seed=3)]
+    return write_jsonl(tmp_path_factory.mktemp("eval") / "set.jsonl", rows)
+
+
+def test_student_and_baselines_are_scored_alike_and_cached(trained, evalset, tmp_path, monkeypatch):
+    ev = evaluate(trained, evalset, baselines=["copy"], backend="torch", threads=1, cache=tmp_path / "c")
+    assert [s.system for s in ev.systems] == ["student", "copy-the-input"] and ev.n == 6 and ev.task == "paraphrase"
+    copy = ev.systems[1].metrics
+    assert copy["self_bleu"] == pytest.approx(100.0) and copy["bert_ibleu"] == 0.0 and copy["copies"] == 100.0
+    assert len(ev.systems[0].outputs) == 6 and "ibleu" in ev.systems[0].metrics
+    monkeypatch.setattr(evaluate_module, "_student_outputs", lambda *a: pytest.fail("decoded again"))
+    again = evaluate(trained, evalset, baselines=["copy"], backend="torch", threads=1, cache=tmp_path / "c")
+    assert again.to_json() == ev.to_json()
+    header, rows = ev.table()
+    assert header[:3] == ["system", "iBLEU", "BERT-iBLEU"] and rows[-1][0] == "paper: ChatGPT"
+    assert "student" in str(ev) and json.loads(json.dumps(ev.to_json()))["systems"]["student"]
+
+
+def test_summaries_get_truncation_matched_to_the_students_length(trained, evalset, tmp_path):
+    ev = evaluate(trained, evalset, task="summary", baselines=["truncate"], backend="torch", threads=1)
+    words = round(ev.systems[0].metrics["words"])
+    assert ev.systems[1].system == f"first {words} words" and "rougeL" in ev.systems[1].metrics
+
+
+def test_a_distill_folder_is_evaluated_round_by_round(trained, tmp_path):
+    for k in (1, 2):
+        shutil.copytree(trained, tmp_path / f"round-{k}" / "student")
+    assert [n for n, _ in students_in(tmp_path)] == ["student round 1", "student round 2"]
+    assert students_in(trained) == [("student", trained)]
+
+
+def test_bad_requests_are_user_errors(evalset, tmp_path):
+    with pytest.raises(ImpdistError, match="unknown baseline"):
+        evaluate(None, evalset, baselines=["oracle"])
+    with pytest.raises(ImpdistError, match="nothing to evaluate"):
+        evaluate(None, evalset, baselines=[])
+    with pytest.raises(ImpdistError, match="impdist train"):
+        evaluate(tmp_path, evalset, baselines=["copy"])
+
+
+def test_cli_json_prints_one_object(trained, evalset):
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(trained), "--data", str(evalset), "--baselines",
+                                      "copy", "--backend", "torch", "--threads", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output.strip().splitlines()[-1])
+    assert got["set"] == "set.jsonl" and set(got["systems"]) == {"student", "copy-the-input"}
