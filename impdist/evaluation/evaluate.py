@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,8 @@ def evaluate(
     def run(system: str, identity: dict, produce: Callable[[], list[str]]) -> SystemResult:
         path = None
         if cache is not None:
-            path = Path(cache) / f"{evalset.name}-{system.replace(' ', '_')}-{cache_key('eval', **setkey, **identity)}.json"
+            slug = re.sub(r"[^\w.-]+", "_", system).strip("_")
+            path = Path(cache) / f"{evalset.name}-{slug}-{cache_key('eval', **setkey, **identity)}.json"
             if path.exists():
                 saved = json.loads(path.read_bytes())
                 return SystemResult(system, saved["metrics"], saved["outputs"], saved["seconds"])
