@@ -21,6 +21,7 @@ import time
 
 from common import Report, read_jsonl
 from impdist.generate.backends import BACKENDS
+from impdist.generate.decode import left_pad
 from impdist.evaluation.metrics import ibleu
 from impdist.student.serve import MAX_NEW_TOKENS, Paraphraser
 
@@ -56,14 +57,11 @@ class TransformersGenerate:
         outputs = [""] * len(texts)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            width = max(len(prompts[i]) for i in chunk)
-            ids = torch.full((len(chunk), width), self.pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-                mask[row, width - len(prompts[i]):] = 1
+            ids, mask = left_pad([prompts[i] for i in chunk], self.pad)
+            width = ids.shape[1]
             with torch.no_grad():
-                out = self.model.generate(input_ids=ids, attention_mask=mask, do_sample=False,
+                out = self.model.generate(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask),
+                                          do_sample=False,
                                           max_new_tokens=min(MAX_NEW_TOKENS, 2 * width + 8),
                                           eos_token_id=self.stop, pad_token_id=self.pad)
             for row, i in enumerate(chunk):

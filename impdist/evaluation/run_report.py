@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from impdist.evaluation.evaluate import LABELS, MAIN, Evaluation
+from impdist.evaluation.evaluate import LABELS, Evaluation
 from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, training_curve_png,
                                        write_report)
 
@@ -93,5 +93,3 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
     _, page = write_report(folder, blocks, f"impdist run: {out}")
     return page
 
-
-__all__ = ["write_run_report", "MAIN"]
