@@ -62,6 +62,14 @@ def mrpc() -> list[dict]:
     return read_jsonl("mrpc_dev.jsonl")
 
 
+@pytest.fixture
+def cache_root(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty IMPDIST_CACHE for one test."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("IMPDIST_CACHE", str(root))
+    return root
+
+
 @pytest.fixture(scope="session")
 def embedded_cache(tmp_path_factory):
     """One fresh IMPDIST_CACHE for the tests that run the real embedded models: the SmolLM2

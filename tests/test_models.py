@@ -14,13 +14,6 @@ from impdist.models import ModelNotFoundError
 from tests.tiny_models import tiny_llama_dir
 
 
-@pytest.fixture
-def cache_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("IMPDIST_CACHE", str(root))
-    return root
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     return tiny_llama_dir(tmp_path_factory.mktemp("tiny") / "llama")

@@ -19,11 +19,7 @@ from tests.filters.test_judges import tiny_bert_dir
 FAST = {"epochs": 1, "batch_size": 8, "quiet": True}
 
 
-@pytest.fixture(autouse=True)
-def cache_root(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("IMPDIST_CACHE", str(root))
-    return root
+pytestmark = pytest.mark.usefixtures("cache_root")  # every test gets an empty cache
 
 
 @pytest.fixture(scope="module")
