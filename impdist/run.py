@@ -1,6 +1,7 @@
 """The main job (`impdist run`, what `make run` calls): every stage of the pipeline on the
-embedded defaults (generate -> judge -> filter -> train -> export), each resumable, ending with
-a few of the student's paraphrases beside the prompted teacher's and where everything is."""
+embedded defaults (generate -> judge -> filter -> rewrite -> train -> export -> evaluate ->
+report), each resumable, ending with the metric tables, a few of the student's paraphrases
+beside the prompted teacher's, and the path of the report."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 import click
+
+from impdist.errors import ImpdistError
 
 
 EVAL_SETS = ("mrpc-dev", "google-compression-dev")
@@ -112,7 +115,7 @@ def run(
     for task in tasks:
         filtered = _step(report, f"filter ({task})", quiet,
                          lambda task=task: filter_dataset(out, task=task, judge=judge, seed=seed, quiet=quiet))
-        contextual[task] = filtered.dataset_dir
+        contextual[task] = filtered
     if rewrite_sources:
         sources = rewrite_sources_of(generated.candidates_dir, rewrite_sources)
         sampling = Sampling(samples=REWRITE_SAMPLES, seed=seed)
@@ -124,10 +127,14 @@ def run(
             filtered = _step(report, f"filter rewrites ({task})", quiet, lambda task=task, folder=folder, r=rewrites:
                              filter_dataset(r.stage.path, folder, task=task, judge=judge, pairing="source", cap=None,
                                             seed=seed, quiet=quiet))
-            rewritten[task] = filtered.dataset_dir
-    datasets = {**{f"{t} (contextual)": d for t, d in contextual.items()},
-                **{f"{t} (rewrites)": d for t, d in rewritten.items()}}
-    train_on = list(rewritten.values()) if rewritten else list(contextual.values())
+            rewritten[task] = filtered
+    datasets = {**{f"{t} (contextual)": r.dataset_dir for t, r in contextual.items()},
+                **{f"{t} (rewrites)": r.dataset_dir for t, r in rewritten.items()}}
+    # A task whose filter kept nothing is left out of training (its card shows why), not fatal.
+    train_on = [r.dataset_dir for r in (rewritten or contextual).values() if r.kept]
+    if not train_on:
+        raise ImpdistError(f"the filters kept no pair to train the student on (see the dataset cards under {out}); "
+                           "generate more (--contexts, --rewrite-sources) or use a stronger --teacher")
     config = TrainConfig(base=teacher, epochs=STUDENT_EPOCHS, freeze=STUDENT_FREEZE, seed=seed)
     student = out / "student"
     _step(report, "train", quiet, lambda: train(train_on, student, config, max_minutes=train_minutes,
