@@ -38,21 +38,22 @@ class TransformersGenerate:
 
         from impdist.generate.backends import default_threads
         from impdist.generate.sampling import newline_token_ids
+        from impdist.models import load_tokenizer
+        from impdist.student.meta import prompt_format, read_meta
 
         torch.set_num_threads(threads or default_threads())
-        self.student = Paraphraser.load(model, backend="torch", threads=threads)  # prompts and tokenizer
+        self.format = prompt_format(read_meta(model))
+        self.tokenizer = tok = load_tokenizer(model)
         self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).eval()
-        tok = self.student.tokenizer
         self.stop = [tok.eos_token_id, *newline_token_ids(tok)]
         self.pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        self.tokenizer = tok
 
     def paraphrase(self, texts: list[str], batch_size: int) -> list[str]:
         import torch
 
-        s = self.student
-        controls = s.format.request("paraphrase")
-        prompts = [s.tokenizer(s.format.prompt(t, controls), add_special_tokens=False)["input_ids"] for t in texts]
+        controls = self.format.request("paraphrase")
+        prompts = [self.tokenizer(self.format.prompt(t, controls), add_special_tokens=False)["input_ids"]
+                   for t in texts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         outputs = [""] * len(texts)
         for start in range(0, len(order), batch_size):
@@ -65,7 +66,7 @@ class TransformersGenerate:
                                           max_new_tokens=min(MAX_NEW_TOKENS, 2 * width + 8),
                                           eos_token_id=self.stop, pad_token_id=self.pad)
             for row, i in enumerate(chunk):
-                text = s.tokenizer.decode(out[row, width:], skip_special_tokens=True)
+                text = self.tokenizer.decode(out[row, width:], skip_special_tokens=True)
                 outputs[i] = text.split("\n", 1)[0].strip()
         return outputs
 

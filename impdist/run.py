@@ -97,7 +97,6 @@ def run(
     from impdist.generate.pipeline import generate
     from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
     from impdist.io import fingerprint
-    from impdist.student.export import export_student
     from impdist.student.train import TrainConfig, train
 
     out = Path(out)
@@ -140,7 +139,7 @@ def run(
     _step(report, "train", quiet, lambda: train(train_on, student, config, max_minutes=train_minutes,
                                                 eval_every=STUDENT_EVAL_EVERY, quiet=quiet))
     exported = out / "student-onnx-int8"
-    _step(report, "export", quiet, lambda: _export(student, exported, export_student))
+    _step(report, "export", quiet, lambda: _export(student, exported))
     evaluations = []
     for name in eval_sets:
         evalset = load_eval_set(name, limit=eval_items)
@@ -159,8 +158,9 @@ def run(
     return report
 
 
-def _export(student: Path, out: Path, export_student) -> str:
+def _export(student: Path, out: Path) -> str:
     """Export once per trained student: an export made from this very student.json is kept."""
+    from impdist.student.export import export_student
     from impdist.student.meta import STUDENT_FILE, read_meta
 
     if (out / STUDENT_FILE).exists():

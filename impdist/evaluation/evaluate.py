@@ -12,6 +12,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -121,12 +122,11 @@ def evaluate(
     students = students_in(model) if model is not None else []
     if not students and not baselines:
         raise ImpdistError("nothing to evaluate: give --model or at least one baseline")
-    emb = None
-    if evalset.task == "paraphrase":
-        from impdist.filters.embed import Embedder
-        emb = Embedder(embedder, threads=threads)
-    score = (lambda outs: paraphrase_metrics(outs, evalset.refs, evalset.srcs, embedder=emb)) \
-        if evalset.task == "paraphrase" else (lambda outs: summary_metrics(outs, evalset.refs, evalset.srcs))
+    def score(outputs: list[str]) -> dict[str, float]:
+        if evalset.task == "summary":
+            return summary_metrics(outputs, evalset.refs, evalset.srcs)
+        return paraphrase_metrics(outputs, evalset.refs, evalset.srcs, embedder=_embedder(embedder, threads))
+
     setkey = {"set": evalset.name, "task": evalset.task, "srcs": cache_key("\n".join(evalset.srcs)),
               "refs": cache_key(json.dumps(evalset.refs)), "embedder": embedder}
 
@@ -166,6 +166,13 @@ def evaluate(
                            lambda: PromptedTeacher(teacher, threads=threads).rewrite(
                                evalset.srcs, evalset.task, batch_size=batch_size)))
     return Evaluation(evalset.name, evalset.task, len(evalset), results)
+
+
+@lru_cache(maxsize=2)
+def _embedder(model: str, threads: int | None):
+    """BERT-iBLEU's sentence embedder, loaded once, and only when a system is scored (cached results need none)."""
+    from impdist.filters.embed import Embedder
+    return Embedder(model, threads=threads)
 
 
 def _student_outputs(folder: Path, evalset: EvalSet, backend: str | None, controls: dict | None, batch_size: int,

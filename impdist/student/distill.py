@@ -168,8 +168,7 @@ def distill(
         added, n_sources, n_cands = {}, 0, 0
         for task in sorted({p["task"] for p in pairs}):
             cand_stage, filtered = _sample_and_filter(folder / task, current, pairs, cards.get(task, {}), task, k,
-                                                      sampling, judge,
-                                                      info.fingerprint, filter_options or {}, quiet)
+                                                      sampling, judge, info.fingerprint, filter_options or {}, quiet)
             added[task] = StageDir(filtered.dataset_dir)
             rows = list(cand_stage.iter_rows())
             n_sources += len(rows)

@@ -181,4 +181,3 @@ def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[
             write(json.dumps({"src": text, "tgt": tgt[0] if len(tgt) == 1 else tgt}, ensure_ascii=False) + "\n")
         count += len(batch)
     return count
-

@@ -148,7 +148,7 @@ def freeze_bottom(model, fraction: float) -> int:
     return frozen
 
 
-def _batch_loss(model, batch: dict, decoder_only: bool, torch, precision: str = "fp32"):
+def _batch_loss(model, batch: dict, decoder_only: bool, torch, precision: str):
     """(mean loss over target tokens, number of target tokens) of one collated batch."""
     tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
     labels = tensors["labels"][:, 1:] if decoder_only else tensors["labels"]  # causal LMs shift by one
