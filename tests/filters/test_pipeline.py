@@ -6,6 +6,7 @@ prove that --rethreshold runs no model); the real embedded MiniLM runs in test_e
 from __future__ import annotations
 
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -45,12 +46,15 @@ class FakeJudge:
 
 
 class FakeEmbedder:
-    dim = 4
+    """One-hot embeddings in 64 dims picked by crc32 (not hash(): it changes per process): distinct
+    texts are orthogonal but for rare, fixed collisions."""
+
+    dim = 64
 
     def embed(self, texts):
-        out = np.zeros((len(texts), 4), np.float32)
+        out = np.zeros((len(texts), self.dim), np.float32)
         for i, t in enumerate(texts):
-            out[i, hash(t) % 4] = 1.0
+            out[i, zlib.crc32(t.encode()) % self.dim] = 1.0
         return out
 
 
