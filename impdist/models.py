@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +20,7 @@ from impdist import export
 from impdist.cache import artefact, cache_dir, cache_key, dir_identity, file_digest
 from impdist.errors import ImpdistError
 
-__all__ = ["ModelNotFoundError", "ResolvedModel", "cache_dir", "resolve", "load_causal_lm",
+__all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_dir", "resolve", "load_causal_lm",
            "load_tokenizer", "hf_model_dir", "onnx_model_dir", "embedding_model_dir", "EMBEDDED"]
 
 # Bumped when a builder in impdist.export changes what it writes, so old cache entries are not reused.
@@ -59,6 +60,60 @@ class ModelNotFoundError(ImpdistError):
         self.model = model
 
 
+class CorruptModelError(ImpdistError):
+    """A model's files exist but are damaged or incomplete (bad config.json, no or cut-short weights)."""
+
+
+# Weight files any of our loaders reads (transformers, sentence-transformers, ONNX Runtime).
+_WEIGHTS = ("*.safetensors", "*.bin", "*.onnx", "*.pt", "*.pth", "*.h5", "*.msgpack", "*.ckpt.index")
+_REDO = ("copy or download the model again (or re-save it with save_pretrained()); if impdist wrote "
+         "it, re-run that command (`impdist train` or `impdist export`) into a fresh folder")
+
+
+def _check_files(path: Path) -> None:
+    """Cheap checks of a model directory's own files, so a damaged copy fails here with the file
+    named instead of deep inside a loader: config.json is a JSON object, some weights exist, and
+    every safetensors header parses and fits its file."""
+    config = path / "config.json"
+    try:
+        ok = isinstance(json.loads(config.read_bytes()), dict)
+        why = "it is not a JSON object"
+    except (ValueError, OSError) as e:
+        ok, why = False, f"not valid JSON: {e}"
+    if not ok:
+        raise CorruptModelError(f"{config}: unreadable ({why}). The model folder is damaged: {_REDO}.")
+    weights = [w for pattern in _WEIGHTS for w in path.glob(pattern)]
+    if not weights:
+        raise CorruptModelError(f"{path}: holds config.json but no weights (model.safetensors, "
+                                f"pytorch_model.bin or model.onnx). The model folder is incomplete: {_REDO}.")
+    for file in weights:
+        if file.suffix == ".safetensors":
+            _check_safetensors(file)
+
+
+def _check_safetensors(file: Path) -> None:
+    """A safetensors file is an 8-byte header length, a JSON header, then the tensors' bytes."""
+    size = file.stat().st_size
+    why = None
+    with open(file, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n < 2 or 8 + n > size:
+            why = "its header is cut short or garbled"
+        else:
+            try:
+                header = json.loads(f.read(n))
+                end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"),
+                          default=0)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                why = "its header is not valid JSON"
+            else:
+                if 8 + n + end > size:
+                    why = f"it is {size} bytes, but its tensors need {8 + n + end} (the file was cut short)"
+    if why:
+        raise CorruptModelError(f"{file}: damaged weights file ({why}). {_REDO[0].upper()}{_REDO[1:]}.")
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
     """Where a model argument points: kind, local path, and an identity that keys the cache."""
@@ -79,6 +134,7 @@ def resolve(model: str) -> ResolvedModel:
         if path.is_file() and path.suffix == ".gguf":
             return ResolvedModel(model, "gguf", path.resolve(), _gguf_identity(path.resolve()))
         if path.is_dir() and (path / "config.json").is_file():
+            _check_files(path)
             return ResolvedModel(model, "dir", path.resolve(), dir_identity(path))
         raise ModelNotFoundError(model, f"{path} exists but is neither a .gguf file nor a directory "
                                         "holding config.json")
@@ -206,6 +262,25 @@ def onnx_model_dir(model: str, *, int8: bool, trust_remote_code: bool = False) -
         return fp32
     int8_key = cache_key(resolved.identity, artefact="onnx-int8", format=_FORMAT, **export.INT8_SCHEME)
     return artefact("onnx-int8", name, int8_key, lambda out: export.quantize_int8(fp32, out))
+
+
+def onnx_load_error(graph: Path, exc: BaseException) -> CorruptModelError:
+    """The error for an ONNX graph ONNX Runtime cannot load: names the file and how to rebuild it
+    (re-export a student; delete a cache entry, which is rebuilt on the next run)."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    reason = reason.split("] : ", 1)[-1][:300]  # drop ORT's "[ONNXRuntimeError] : 7 : " prefix
+    folder = graph.parent
+    if folder.resolve().is_relative_to(cache_dir().resolve()):
+        fix = f"delete {folder} (an impdist cache entry) and run the command again to rebuild it"
+    else:
+        source = "TRAINED_STUDENT"
+        try:
+            source = json.loads((folder / "student.json").read_bytes())["export"]["source"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        fix = f"re-export it: impdist export --model {source} --out {folder}"
+    return CorruptModelError(f"{graph}: ONNX Runtime cannot load this graph ({reason}); the file is damaged or "
+                             f"was cut short. To fix, {fix}.")
 
 
 def embedding_model_dir(model: str) -> Path:

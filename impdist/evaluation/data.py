@@ -2,6 +2,7 @@
 (source, then one reference per column), or a named real set in the shared data folder."""
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import dataclass
@@ -57,12 +58,19 @@ def load_eval_set(data: str | os.PathLike, *, task: str | None = None, limit: in
         task = task or named_task
     else:
         path = Path(data)
+        if path.is_dir():
+            raise ImpdistError(f"--data {name!r} is a folder; give one file (JSONL with {{\"src\", \"refs\"}} per "
+                               f"line, or TSV: source, then references) or a named set ({', '.join(NAMED)})")
         if not path.is_file():
-            raise ImpdistError(f"--data {name!r} is neither a named set ({', '.join(NAMED)}) nor a file")
+            close = difflib.get_close_matches(name, list(NAMED), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ImpdistError(f"--data {name!r} is neither a named set ({', '.join(NAMED)}) nor a file{hint}; "
+                               "give one of those names, or the path of a JSONL or TSV evaluation file")
         name = path.name
     srcs, refs = _read(path, limit)
     if not srcs:
-        raise ImpdistError(f"{path}: holds no items to evaluate on")
+        raise ImpdistError(f"{path}: holds no items to evaluate on; each line must be an object like "
+                           f"{_EXAMPLE} (or, in a .tsv, the source, then its references, tab-separated)")
     return EvalSet(name, task or "paraphrase", srcs, refs)
 
 
@@ -96,8 +104,11 @@ def _parse_tsv(line: str, where: str) -> tuple[str, list[str]]:
     return fields[0], fields[1:]
 
 
+_EXAMPLE = '{"src": "A sentence.", "refs": ["Its reference rewrite."]}'
+
+
 def _parse_jsonl(line: str, where: str) -> tuple[str, list[str]]:
-    example = '{"src": "A sentence.", "refs": ["Its reference rewrite."]}'
+    example = _EXAMPLE
     try:
         row = json.loads(line)
     except json.JSONDecodeError as e:

@@ -279,7 +279,8 @@ def filter_dataset(
     else:
         groups, source_fp = read_groups(source)
         if not groups:
-            raise ImpdistError(f"{source}: holds no candidate groups to filter")
+            raise ImpdistError(f"{source}: holds no candidate groups to filter; each line must be an object like "
+                               '{"context_id": "c1", "y_orig": "A sentence.", "candidates": ["Another sentence."]}')
         scored = _scored_stage(out, groups, source_fp, task, judge, cfg, cap=cap, pairing=pairing, seed=seed,
                                judge_all=judge_all,
                                embedder=embedder, device=device, batch_size=batch_size, threads=threads,

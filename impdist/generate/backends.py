@@ -154,7 +154,7 @@ class OnnxBackend:
         import onnxruntime as ort
 
         from impdist.export import ONNX_FILE
-        from impdist.models import load_tokenizer, onnx_model_dir
+        from impdist.models import load_tokenizer, onnx_load_error, onnx_model_dir
 
         self.name = "onnx-int8" if int8 else "onnx"
         if device.startswith("cuda"):
@@ -172,8 +172,11 @@ class OnnxBackend:
         self._ort = ort
         path = onnx_model_dir(model, int8=int8, trust_remote_code=trust_remote_code)
         self.tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
-        self.session = ort.InferenceSession(str(path / ONNX_FILE), _session_options(threads, spinning),
-                                            providers=providers)
+        try:
+            self.session = ort.InferenceSession(str(path / ONNX_FILE), _session_options(threads, spinning),
+                                                providers=providers)
+        except Exception as e:  # noqa: BLE001 - ORT raises its own classes (InvalidProtobuf, Fail, NoSuchFile...)
+            raise onnx_load_error(path / ONNX_FILE, e) from None
         inputs = {i.name: i for i in self.session.get_inputs()}
         self._past = sorted((n for n in inputs if n.startswith("past_key_values.")), key=_layer_order)
         self._present = [n.replace("past_key_values.", "present.", 1) for n in self._past]

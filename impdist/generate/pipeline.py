@@ -106,8 +106,8 @@ def generate(
         limit = None
     rows = list(ctx_stage.iter_rows())[:limit]
     if not rows:
-        raise ImpdistError(f"no usable context came out of {contexts!r}: every sentence was too short "
-                           "or had no preceding text; give longer documents")
+        raise ImpdistError(f"no usable context came out of {contexts}: every sentence was too short "
+                           "or had no preceding text; give longer documents (several sentences per line)")
     for i, r in enumerate(rows):
         r["index"] = i
     config = {"stage": "candidates", "teacher": asdict(teacher), "seed": seed, "samples": samples,

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, Literal
 
 from impdist.errors import (EmptyInputError, InputNotFoundError, MalformedInputError,
                             UnsupportedFormatError)
-from impdist.io._atomic import AtomicFile, TempFile, write_error
+from impdist.io._atomic import AtomicFile, TempFile, _write_all, write_error
 
 if TYPE_CHECKING:  # pyarrow is imported on first use: JSONL-only runs start faster
     import pyarrow.parquet as pq
@@ -49,31 +51,54 @@ def _input_file(path: str | PathLike) -> Path:
     return p
 
 
+def _decoded(f: BinaryIO, path: Path, max_line_bytes: int | None) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line break) of every line of a binary stream, blank ones
+    included, checking UTF-8 and the length limit; errors name `path`:line."""
+    offset, lineno = 0, 0
+    while raw := (f.readline(max_line_bytes + 1) if max_line_bytes else f.readline()):
+        lineno += 1
+        start, content = offset, raw.rstrip(b"\n")
+        offset += len(raw)
+        if max_line_bytes and len(content) > max_line_bytes:
+            raise MalformedInputError(
+                f"{path}:{lineno}: line is longer than {max_line_bytes} bytes. Each line must "
+                "hold one record (is this one big JSON document or a file without line "
+                "breaks?): split it into one record per line (from Python, if a record really "
+                "is that long, raise max_line_bytes).")
+        if lineno == 1 and content.startswith(b"\xef\xbb\xbf"):  # BOM from Windows editors
+            content, start = content[3:], start + 3
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError as e:
+            fix = (f"e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}`"
+                   if path.suffix else "e.g. through `iconv -f latin1 -t utf-8`")
+            raise MalformedInputError(
+                f"{path}:{lineno}: not valid UTF-8: byte 0x{content[e.start]:02x} at byte "
+                f"offset {start + e.start} of the file (byte {e.start} of the line). Save "
+                f"the file as UTF-8, {fix}.") from None
+        yield lineno, text
+
+
 def _lines(path: Path, max_line_bytes: int | None) -> Iterator[tuple[int, str]]:
     """(line number, text) of every non-blank line, checking UTF-8 and the length limit."""
     with open(path, "rb") as f:
-        offset, lineno = 0, 0
-        while raw := (f.readline(max_line_bytes + 1) if max_line_bytes else f.readline()):
-            lineno += 1
-            start, content = offset, raw.rstrip(b"\n")
-            offset += len(raw)
-            if max_line_bytes and len(content) > max_line_bytes:
-                raise MalformedInputError(
-                    f"{path}:{lineno}: line is longer than {max_line_bytes} bytes. Each line must "
-                    "hold one record (is this one big JSON document or a file without line "
-                    "breaks?); if the record really is that long, raise max_line_bytes.")
-            if lineno == 1 and content.startswith(b"\xef\xbb\xbf"):  # BOM from Windows editors
-                content, start = content[3:], start + 3
-            try:
-                text = content.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise MalformedInputError(
-                    f"{path}:{lineno}: not valid UTF-8: byte 0x{content[e.start]:02x} at byte "
-                    f"offset {start + e.start} of the file (byte {e.start} of the line). Save "
-                    f"the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > "
-                    f"fixed{path.suffix}`.") from None
+        for lineno, text in _decoded(f, path, max_line_bytes):
             if text.strip():
                 yield lineno, text
+
+
+def read_lines(path: str | PathLike, *, max_line_bytes: int | None = MAX_LINE_BYTES) -> Iterator[str]:
+    """Every line of a text input ("-": stdin) without its line break, blank lines included (so
+    outputs can line up with inputs); not UTF-8 or too long a line raises MalformedInputError
+    naming file:line."""
+    if str(path) == "-":
+        return (text.rstrip("\r") for _, text in _decoded(sys.stdin.buffer, Path("<stdin>"), max_line_bytes))
+    p = _input_file(path)
+
+    def lines() -> Iterator[str]:
+        with open(p, "rb") as f:
+            yield from (text.rstrip("\r") for _, text in _decoded(f, p, max_line_bytes))
+    return lines()
 
 
 def _objects(path: Path, max_line_bytes: int | None) -> Iterator[tuple[int, dict]]:
@@ -119,8 +144,9 @@ def _jsonl_texts(path: Path, field: str, max_line_bytes: int | None) -> Iterator
         if field not in obj:
             have = ", ".join(map(repr, list(obj)[:10])) or "no fields"
             raise MalformedInputError(
-                f"{path}:{lineno}: no field {field!r} in this record (it has {have}). Add the "
-                f"field, or pass field=... to name the one that holds the text.")
+                f"{path}:{lineno}: no field {field!r} in this record (it has {have}). Add a "
+                f"{field!r} field to every record (from Python, pass field=... to name the one "
+                "that holds the text).")
         yield _text_of(f"{path}:{lineno}", field, obj[field])
 
 
@@ -296,3 +322,66 @@ def write_rows(path: str | PathLike, rows: Iterable[dict], fmt: Format | None = 
     with AtomicFile(p) as f:
         n = _write_lines(f, rows, p)
     return ShardInfo(p, n, f.sha256, f.bytes)
+
+
+@contextlib.contextmanager
+def open_output(path: str | PathLike) -> Iterator[Callable[[str], None]]:
+    """`with open_output(p) as write: write(text)`. "-" streams to stdout; a regular file is
+    replaced atomically when the block ends well (a failure leaves the old file as it was); a
+    pipe or device is written in place. An OSError raises WriteError naming the output."""
+    if str(path) == "-":  # Python's own buffering: lines reach a terminal or pipe as they come
+        where = Path("<stdout>")
+
+        def write(text: str) -> None:
+            try:
+                sys.stdout.write(text)
+            except OSError as e:
+                raise write_error(where, e) from e
+        yield write
+        try:
+            sys.stdout.flush()
+        except OSError as e:
+            raise write_error(where, e) from e
+        return
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        try:
+            fd = os.open(p, os.O_WRONLY)
+        except OSError as e:
+            raise write_error(p, e) from e
+        try:
+            def sink(data: bytes) -> None:
+                try:
+                    _write_all(fd, data)
+                except OSError as e:
+                    raise write_error(p, e) from e
+            yield from _buffered(sink)
+        finally:
+            os.close(fd)
+        return
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(p, e) from e
+    with AtomicFile(p) as f:
+        yield from _buffered(f.write)
+
+
+def _buffered(sink: Callable[[bytes], object]) -> Iterator[Callable[[str], None]]:
+    """The body of open_output: yields write(str), which hands ~1 MiB blocks to sink; the rest
+    goes when the block ends without an error."""
+    buf: list[bytes] = []
+    size = 0
+
+    def write(text: str) -> None:
+        nonlocal size
+        data = text.encode("utf-8")
+        buf.append(data)
+        size += len(data)
+        if size >= _CHUNK:
+            sink(b"".join(buf))
+            buf.clear()
+            size = 0
+    yield write
+    if buf:
+        sink(b"".join(buf))

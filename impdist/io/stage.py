@@ -28,6 +28,7 @@ except ImportError:  # Windows: no flock; one writer per stage directory is then
     fcntl = None
 
 MANIFEST = "manifest.json"
+_MANIFEST_KEYS = ("stage", "format", "status", "shards")  # what every reader of a manifest indexes
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
@@ -118,6 +119,11 @@ class StageDir:
         except (ValueError, UnicodeDecodeError) as e:
             raise CorruptStageError(f"{mpath}: unreadable ({e}); it was edited or damaged. Move "
                                     f"{self._path} away to redo this stage.") from None
+        missing = [k for k in _MANIFEST_KEYS if k not in data] if isinstance(data, dict) else None
+        if missing is None or missing or not isinstance(data["shards"], dict):
+            what = f"lacks {', '.join(missing)}" if missing else "is not a manifest object"
+            raise CorruptStageError(f"{mpath}: {what}; it was edited or damaged. Move "
+                                    f"{self._path} away to redo this stage.")
         return data
 
     @contextlib.contextmanager
@@ -258,7 +264,7 @@ def latest_stage(root: str | os.PathLike, name: str) -> StageDir | None:
             m = json.loads((d / MANIFEST).read_bytes())
         except (OSError, ValueError):
             continue  # a run still being created, or one a user broke: not a candidate
-        if m.get("stage") == name and m.get("status") == "complete":
+        if isinstance(m, dict) and m.get("stage") == name and m.get("status") == "complete":
             best = max(best or ("", ""), (m.get("completed", ""), d.name))
     return StageDir(root / best[1]) if best else None
 

@@ -42,3 +42,34 @@ def related(draw, base=any_text):
 
 
 pairs = st.lists(related(), min_size=8, max_size=40)  # batches: many pairs per example
+
+
+# Large random Unicode: code points drawn with numpy from a mix of ranges (ASCII, Latin,
+# combining marks, CJK, emoji and the rest of the astral planes, C0/C1 controls, Unicode spaces
+# and punctuation, lone surrogates), so one example is a text of up to `max_len` characters that a
+# fixed vocabulary would never produce. Hypothesis picks the seed, length, ranges and space rate.
+UNICODE_RANGES = [
+    (0x20, 0x7E), (0x00, 0x1F), (0x7F, 0x9F), (0xA0, 0x24F), (0x300, 0x36F), (0x370, 0x6FF),
+    (0x2000, 0x206F), (0x3000, 0x303F), (0x4E00, 0x9FFF), (0xD800, 0xDFFF), (0xFE00, 0xFFFF),
+    (0x1F300, 0x1FAFF), (0x10000, 0x10FFFF),
+]
+
+
+@st.composite
+def large_unicode(draw, max_len: int = 100_000) -> str:
+    import numpy as np
+
+    seed = draw(st.integers(0, 2**32 - 1))
+    length = draw(st.one_of(st.integers(0, 64), st.integers(max_len // 10, max_len)))
+    chosen = draw(st.lists(st.sampled_from(range(len(UNICODE_RANGES))), min_size=1, max_size=4, unique=True))
+    space_rate = draw(st.sampled_from([0.0, 0.02, 0.2, 0.5]))
+    rng = np.random.default_rng(seed)
+    lo = np.array([UNICODE_RANGES[i][0] for i in chosen], dtype=np.uint32)
+    hi = np.array([UNICODE_RANGES[i][1] for i in chosen], dtype=np.uint32)
+    which = rng.integers(0, len(chosen), length)
+    cps = lo[which] + (rng.random(length) * (hi[which] - lo[which] + 1)).astype(np.uint32)
+    cps[rng.random(length) < space_rate] = 0x20
+    return cps.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+
+large_pairs = st.lists(st.tuples(large_unicode(), large_unicode()), min_size=1, max_size=4)

@@ -85,3 +85,48 @@ def test_any_sequence_type_is_accepted():
     refs = np.array(["the cat", "the dog"], dtype=object)
     assert kernels.rouge(cands, refs)[:, 2].tolist() == [1.0, 0.5]
     assert kernels.rouge((s for s in cands), list(refs))[:, 2].tolist() == [1.0, 0.5]
+
+
+# --- fuzz: large random Unicode (run against the AddressSanitizer build by `make asan-test`) ----
+
+from hypothesis import given, settings  # noqa: E402
+
+from impdist.kernels.numbers import scan_numbers  # noqa: E402
+from tests.conftest import EXAMPLES  # noqa: E402
+from tests.kernels.strategies import large_pairs  # noqa: E402
+
+_FUZZ = settings(max_examples=max(25, EXAMPLES // 6))  # each example is up to 8 texts of 100k chars
+
+
+@_FUZZ
+@given(large_pairs)
+def test_large_random_unicode_pairwise_kernels(pairs):
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    for x, y in ((a, b), (a, a)):
+        for kind in ("rouge1", "rouge2", "rougeL"):
+            scores = kernels.rouge(x, y, kind=kind)
+            assert scores.shape == (len(x), 3) and np.all((scores >= 0) & (scores <= 1))
+        bleu = kernels.sentence_bleu(x, [[r] for r in y])
+        assert bleu.shape == (len(x),) and np.all((bleu >= 0) & (bleu <= 100 + 1e-9))
+        for n in (1, 3):
+            jac = kernels.ngram_jaccard(x, y, n)
+            assert jac.shape == (len(x),) and np.all((jac >= 0) & (jac <= 1))
+    # a text against itself: every overlap is complete wherever it has a token at all
+    same = kernels.rouge(a, a)
+    assert np.all((same[:, 2] == 1) | (same[:, 2] == 0))
+
+
+@_FUZZ
+@given(large_pairs)
+def test_large_random_unicode_corpus_kernels(pairs):
+    texts = [t for p in pairs for t in p]
+    sig = kernels.minhash(texts, num_perm=16)
+    assert sig.shape == (len(texts), 16)
+    assert kernels.minhash(texts, num_perm=16, shingle=3).shape == (len(texts), 16)
+    assert np.array_equal(kernels.minhash(texts, num_perm=16), sig)  # deterministic
+    if len(texts) >= 2:
+        sb = kernels.self_bleu(texts)
+        assert sb.shape == (len(texts),) and np.all((sb >= 0) & (sb <= 100 + 1e-9))
+    assert 0.0 <= kernels.distinct_n(texts, 2) <= 1.0
+    scanned, numerals, words = scan_numbers(texts)
+    assert len(scanned) == len(numerals) == len(words) == len(texts)
