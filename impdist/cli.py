@@ -304,6 +304,7 @@ def _rewrite_command(task: str):
     @click.option("--compression", default=None, help="Wanted len(out)/len(src), or a length code.")
     @click.option("--diversity", default=None, help="Wanted 1 - ROUGE-L to the source, or a diversity code.")
     @click.option("--exemplar", default=None, help="A sentence whose syntax the output should follow.")
+    @click.option("--extractive", is_flag=True, help="Only delete words: the output keeps words of its source, in order.")
     @click.option("--sample", is_flag=True, default=None, help="Sample (top-p) instead of greedy decoding.")
     @click.option("--temperature", default=0.7, show_default=True)
     @click.option("--top-p", default=0.9, show_default=True)
@@ -350,11 +351,12 @@ cli.command(name="summarize", help="Summarize sentences with a student: lines or
               help="Sentence embeddings for BERT-iBLEU's similarity (embedded name, directory or hub id).")
 @click.option("--diversity", default=None, help="The student's diversity code (a number or a code label).")
 @click.option("--compression", default=None, help="The student's length code (a number or a code label).")
+@click.option("--extractive", is_flag=True, help="Decode the student extractively: it may only delete words.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of metrics.")
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
 def evaluate_command(model: Path | None, data: str, task: str | None, limit: int | None, baselines: str, teacher: str,
-                     backend: str | None, embedder: str, diversity: str | None, compression: str | None, as_json: bool,
-                     threads: int | None) -> None:
+                     backend: str | None, embedder: str, diversity: str | None, compression: str | None,
+                     extractive: bool, as_json: bool, threads: int | None) -> None:
     """Score a student and the baselines on a benchmark: iBLEU, BERT-iBLEU, ROUGE, compression, diversity."""
     import json
 
@@ -362,6 +364,8 @@ def evaluate_command(model: Path | None, data: str, task: str | None, limit: int
 
     chosen = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",") if b.strip()]
     controls = {k: v for k, v in (("diversity", diversity), ("compression", compression)) if v is not None}
+    if extractive:
+        controls["extractive"] = True
     result = evaluate(model, data, task=task, limit=limit, baselines=chosen, teacher=teacher, backend=backend,
                       embedder=embedder, controls=controls, threads=threads, quiet=as_json)
     click.echo(json.dumps(result.to_json()) if as_json else str(result))

@@ -2,7 +2,8 @@
 
 Systems: the student (or every round's student of an `impdist distill` folder), copy-the-input,
 for summaries truncation to the first k words (k = the student's mean output length), and the
-teacher prompted zero-shot. With `cache`, each system's outputs and metrics are kept in a JSON
+teacher prompted zero-shot (a student decoded extractively also meets the teacher decoded
+extractively). With `cache`, each system's outputs and metrics are kept in a JSON
 file named by everything that decides them, so a re-run (make run) scores nothing twice.
 """
 from __future__ import annotations
@@ -112,7 +113,7 @@ def evaluate(
 ) -> Evaluation:
     """Score the student(s) in `model` and the baselines on `data` (a named set or a file)."""
     from impdist.evaluation import baselines as base
-    from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
+    from impdist.generate.prompted import INSTRUCTIONS
     from impdist.evaluation.metrics import paraphrase_metrics, summary_metrics
 
     unknown = sorted(set(baselines) - set(BASELINES))
@@ -152,6 +153,7 @@ def evaluate(
 
     results = []
     for name, folder in students:
+        name += ", extractive" * bool((controls or {}).get("extractive"))
         ident = {"student": dir_identity(folder), "backend": backend, "controls": controls or {}}
         results.append(run(name, ident, lambda folder=folder: _student_outputs(folder, evalset, backend, controls,
                                                                                batch_size, threads)))
@@ -162,10 +164,23 @@ def evaluate(
         results.append(run(f"first {words} words", {"words": words},
                            lambda: base.truncate(evalset.srcs, max(1, words))))
     if "teacher" in baselines:
-        results.append(run("teacher, prompted", {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task]},
-                           lambda: PromptedTeacher(teacher, threads=threads).rewrite(
-                               evalset.srcs, evalset.task, batch_size=batch_size)))
+        # A student decoded extractively meets the teacher decoded both ways: plainly, and under
+        # the same deletion-only constraint (what the constraint alone is worth).
+        for extractive in (False, True) if (controls or {}).get("extractive") else (False,):
+            ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task]}
+            if extractive:
+                ident["extractive"] = True
+            results.append(run("teacher, prompted" + ", extractive" * extractive, ident,
+                               lambda extractive=extractive: _teacher(teacher, threads).rewrite(
+                                   evalset.srcs, evalset.task, batch_size=batch_size, extractive=extractive)))
     return Evaluation(evalset.name, evalset.task, len(evalset), results)
+
+
+@lru_cache(maxsize=1)
+def _teacher(model: str, threads: int | None):
+    """The prompted teacher, loaded once for all of its rows."""
+    from impdist.generate.prompted import PromptedTeacher
+    return PromptedTeacher(model, threads=threads)
 
 
 @lru_cache(maxsize=2)

@@ -3,20 +3,25 @@ stopping each sequence on its own criterion and dropping finished rows from the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
 from impdist.generate.backend import DecoderBackend
 from impdist.generate.sampling import SamplingConfig, SequenceState, new_state, select_next
 
+if TYPE_CHECKING:
+    from impdist.generate.extractive import Extractive
+
 
 @dataclass(frozen=True)
 class DecodeJob:
-    """One sequence to generate: prompt token ids and the key of its random stream."""
+    """One sequence to generate: prompt token ids, the key of its random stream, and an optional
+    constraint on its tokens."""
 
     prompt: tuple[int, ...]
     key: int
+    constraint: Extractive | None = None
 
 
 # A stop criterion sees the sequence after each new token; True ends it there.
@@ -57,7 +62,7 @@ def decode_batches(
     """
     for start in range(0, len(jobs), batch_size):
         batch = jobs[start : start + batch_size]
-        states = [new_state(list(j.prompt), seed, j.key, cfg.no_repeat_ngram_size) for j in batch]
+        states = [new_state(list(j.prompt), seed, j.key, cfg.no_repeat_ngram_size, j.constraint) for j in batch]
         results: dict[int, list[int]] = {}
         # Samples of one context share a prompt: prefill each distinct prompt once, then copy rows.
         unique: dict[tuple[int, ...], int] = {}

@@ -40,10 +40,13 @@ class PromptedTeacher:
         return tuple(self.teacher.encode(f"{instruction}\nAnswer:"))
 
     def generate(self, texts: Sequence[str], *, task: str = "paraphrase", n: int = 1, sample: bool = False,
-                 temperature: float = 0.7, top_p: float = 0.9, seed: int = 0, batch_size: int = 32) -> list[list[str]]:
+                 temperature: float = 0.7, top_p: float = 0.9, seed: int = 0, batch_size: int = 32,
+                 extractive: bool = False) -> list[list[str]]:
         """n replies per text, in input order: greedy, or sampled (top-p, temperature) with one
-        random stream per output, so results do not depend on batch_size."""
+        random stream per output, so results do not depend on batch_size. extractive=True keeps
+        each reply a deletion of its text (impdist.generate.extractive)."""
         from impdist.generate.decode import DecodeJob, decode_by_length
+        from impdist.generate.extractive import Extractive
         from impdist.generate.sampling import SamplingConfig
 
         if task not in INSTRUCTIONS:
@@ -52,8 +55,10 @@ class PromptedTeacher:
             raise ImpdistError(f"n must be >= 1, and n > 1 needs sample=True; got n={n}, sample={sample}")
         t = self.teacher
         cfg = SamplingConfig(temperature=temperature, top_p=top_p, greedy=not sample)
-        jobs = [DecodeJob(self._prompt(s, task), key=i * n + k) for i, s in enumerate(texts) for k in range(n)]
         newlines = frozenset(t.newline_ids)
+        limits = [Extractive.for_text(t.tokenizer, s, t.eos_ids | newlines) if extractive else None for s in texts]
+        jobs = [DecodeJob(self._prompt(s, task), key=i * n + k, constraint=limits[i])
+                for i, s in enumerate(texts) for k in range(n)]
         generated = decode_by_length(  # one line: a line break after some text ends the reply
             t.backend, jobs, cfg, seed=seed, max_new_tokens=lambda _: MAX_NEW_TOKENS,
             eos_ids=t.eos_ids, pad_id=t.pad_id, batch_size=batch_size,
@@ -61,9 +66,10 @@ class PromptedTeacher:
         replies = [clean_reply(t.decode(ids), texts[j // n]) for j, ids in enumerate(generated)]
         return [replies[i * n : (i + 1) * n] for i in range(len(texts))]
 
-    def rewrite(self, sources: Sequence[str], task: str = "paraphrase", *, batch_size: int = 32) -> list[str]:
+    def rewrite(self, sources: Sequence[str], task: str = "paraphrase", *, batch_size: int = 32,
+                extractive: bool = False) -> list[str]:
         """One greedy reply per source, in order."""
-        return [o[0] for o in self.generate(sources, task=task, batch_size=batch_size)]
+        return [o[0] for o in self.generate(sources, task=task, batch_size=batch_size, extractive=extractive)]
 
 
 # Words of a reply that talks about the task instead of doing it ("The sentence can be simplified

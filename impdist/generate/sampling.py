@@ -8,9 +8,13 @@ redone alone after a crash and comes out the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from impdist.generate.extractive import Extractive, State
 
 
 @dataclass(frozen=True)
@@ -41,14 +45,21 @@ class SequenceState:
     generated: list[int] = field(default_factory=list)
     # (n-1)-gram -> tokens that followed it, for no_repeat_ngram_size
     seen: dict[tuple[int, ...], set[int]] = field(default_factory=dict)
+    # an optional restriction of the next tokens (extractive decoding) and where it stands
+    constraint: Extractive | None = None
+    constraint_state: State = frozenset()
 
     def tokens(self) -> list[int]:
         return self.prompt + self.generated
 
 
-def new_state(prompt: list[int], seed: int, key: int, ngram: int) -> SequenceState:
+def new_state(prompt: list[int], seed: int, key: int, ngram: int,
+              constraint: Extractive | None = None) -> SequenceState:
     """A sequence with its own random stream; `key` tells sequences of one run apart."""
-    state = SequenceState(prompt=list(prompt), rng=np.random.Generator(np.random.Philox(key=[seed, key])))
+    state = SequenceState(prompt=list(prompt), rng=np.random.Generator(np.random.Philox(key=[seed, key])),
+                          constraint=constraint)
+    if constraint is not None:
+        state.constraint_state = constraint.initial()
     if ngram > 1:
         toks = state.prompt
         for i in range(len(toks) - ngram + 1):
@@ -58,6 +69,8 @@ def new_state(prompt: list[int], seed: int, key: int, ngram: int) -> SequenceSta
 
 def _record(state: SequenceState, token: int, ngram: int) -> None:
     state.generated.append(token)
+    if state.constraint is not None:
+        state.constraint_state = state.constraint.advance(state.constraint_state, token)
     if ngram > 1:
         toks = state.tokens()
         if len(toks) >= ngram:
@@ -84,7 +97,8 @@ def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Ten
 def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingConfig) -> np.ndarray:
     """Pick one next token per row of `logits` (float32 (B, V)) and append it to its state."""
     n = cfg.no_repeat_ngram_size
-    if cfg.greedy and not cfg.banned_ids and n == 0:  # nothing to mask: no copy of the logits
+    constrained = any(st.constraint is not None for st in states)
+    if cfg.greedy and not cfg.banned_ids and n == 0 and not constrained:  # nothing to mask: no copy
         out = np.argmax(logits, axis=1).astype(np.int64)
         for row, st in enumerate(states):
             _record(st, int(out[row]), n)
@@ -103,6 +117,13 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
                 banned = set()
             if banned:
                 x[row, list(banned)] = float("-inf")
+    if constrained:
+        for row, st in enumerate(states):
+            if st.constraint is not None:
+                keep = torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))
+                kept = x[row, keep]
+                x[row] = float("-inf")
+                x[row, keep] = kept
     out = np.empty(len(states), dtype=np.int64)
     if cfg.greedy:
         out[:] = torch.argmax(x, dim=1).numpy()

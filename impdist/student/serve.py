@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from impdist.errors import MalformedInputError
 from impdist.generate.backends import BACKENDS, make_backend
 from impdist.generate.decode import DecodeJob, decode_by_length
+from impdist.generate.extractive import Extractive
 from impdist.generate.sampling import SamplingConfig, newline_token_ids
 from impdist.models import load_tokenizer
 from impdist.student.codes import check_texts
@@ -83,6 +84,7 @@ class Paraphraser:
         compression: float | str | None = None,
         diversity: float | str | None = None,
         exemplar: str | None = None,
+        extractive: bool = False,
         sample: bool | None = None,
         temperature: float = 0.7,
         top_p: float = 0.9,
@@ -92,7 +94,8 @@ class Paraphraser:
     ) -> list[list[str]]:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
         (top-p, temperature) otherwise, each output with its own random stream, so results do not
-        depend on batch_size."""
+        depend on batch_size. extractive=True keeps each output a deletion of its text: whole
+        words of it, in order (impdist.generate.extractive)."""
         texts = check_texts(texts)
         if n < 1 or batch_size < 1:
             raise StudentError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
@@ -106,8 +109,9 @@ class Paraphraser:
         controls = self.format.request(task, compression=compression, diversity=diversity, exemplar=exemplar)
         prompts = [tuple(prompt_ids(self.tokenizer, self.format.prompt(t, controls), decoder_only=self.decoder_only))
                    for t in texts]
-        jobs = [DecodeJob(p, key=i * n + s) for i, p in enumerate(prompts) for s in range(n)]
         newlines = self._stop_ids()
+        limits = [Extractive.for_text(self.tokenizer, t, self._eos | newlines) if extractive else None for t in texts]
+        jobs = [DecodeJob(p, key=i * n + s, constraint=limits[i]) for i, p in enumerate(prompts) for s in range(n)]
         generated = decode_by_length(
             self.backend, jobs, cfg, seed=seed, eos_ids=self._eos, pad_id=self._pad, batch_size=batch_size,
             max_new_tokens=lambda b: max_new_tokens or min(MAX_NEW_TOKENS, 2 * max(len(j.prompt) for j in b) + 8),
@@ -128,11 +132,12 @@ class Paraphraser:
         return [o[0] for o in out] if n == 1 else out
 
     def summarize(self, texts: Sequence[str], n: int = 1, *, compression: float | str | None = None,
-                  diversity: float | str | None = None, exemplar: str | None = None,
+                  diversity: float | str | None = None, exemplar: str | None = None, extractive: bool = False,
                   **options) -> list[str] | list[list[str]]:
-        """Sentence summaries (compressions); arguments as for `paraphrase`."""
+        """Sentence summaries (compressions); extractive=True only deletes words (the form of the
+        Google, broadcast and BNC compression sets); other arguments as for `paraphrase`."""
         out = self.generate(texts, task="summary", n=n, diversity=diversity, compression=compression,
-                            exemplar=exemplar, **options)
+                            exemplar=exemplar, extractive=extractive, **options)
         return [o[0] for o in out] if n == 1 else out
 
 

@@ -41,6 +41,24 @@ def test_summaries_get_truncation_matched_to_the_students_length(trained, evalse
     assert ev.systems[1].system == f"first {words} words" and "rougeL" in ev.systems[1].metrics
 
 
+def test_an_extractive_student_meets_the_teacher_decoded_both_ways(trained, evalset, monkeypatch):
+    calls = []
+
+    class Teacher:
+        def rewrite(self, srcs, task, batch_size, extractive):
+            calls.append(extractive)
+            return [s.split()[0] for s in srcs]
+
+    monkeypatch.setattr(evaluate_module, "_teacher", lambda *a: Teacher())
+    ev = evaluate(trained, evalset, task="summary", baselines=["teacher"], backend="torch", threads=1,
+                  controls={"extractive": True})
+    assert [s.system for s in ev.systems] == ["student, extractive", "teacher, prompted",
+                                              "teacher, prompted, extractive"] and calls == [False, True]
+    from tests.generate.test_extractive import is_deletion
+    assert all(is_deletion(o, s) for o, s in zip(ev.systems[0].outputs, [json.loads(x)["src"] for x in
+                                                                           evalset.read_text().splitlines()]))
+
+
 def test_a_distill_folder_is_evaluated_round_by_round(trained, tmp_path):
     for k in (1, 2):
         shutil.copytree(trained, tmp_path / f"round-{k}" / "student")

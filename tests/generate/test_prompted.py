@@ -81,3 +81,11 @@ def test_rewrites_stage_samples_each_source_once_and_resumes(teacher_dir, tmp_pa
     assert again.path == stage.path
     with pytest.raises(ImpdistError, match="no sources"):
         sample_rewrites(tmp_path, PROMPTED + str(teacher_dir), [], "summary", sampling, inputs={}, quiet=True)
+
+
+def test_extractive_replies_only_delete_words(teacher_dir):
+    from tests.generate.test_extractive import is_deletion
+
+    teacher = PromptedTeacher(str(teacher_dir), backend="torch", threads=1)
+    replies = teacher.generate(SOURCES, task="summary", n=3, sample=True, seed=2, extractive=True)
+    assert all(is_deletion(r, s) for s, rs in zip(SOURCES, replies) for r in rs), replies

@@ -98,3 +98,16 @@ def test_cli_paraphrase_and_summarize_write_jsonl_in_order(trained, tmp_path):
     (row,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert row["src"] == "police arrested two men" and len(row["tgt"]) == 2
 
+
+
+def test_extractive_summaries_only_delete_words(students, trained, tmp_path):
+    from tests.generate.test_extractive import is_deletion
+
+    texts = ["the city council voted on tuesday to approve new budget", "police arrested two men after heavy rain"]
+    for backend in ("torch", "onnx-int8"):
+        for text, outs in zip(texts, students[backend].summarize(texts, n=3, sample=True, extractive=True, seed=1)):
+            assert all(o and is_deletion(o, text) for o in outs), outs
+    res = CliRunner().invoke(cli, ["summarize", "--model", str(trained), "--backend", "torch", "--extractive"],
+                             input=texts[0] + "\n")
+    assert res.exit_code == 0, res.output
+    assert is_deletion(json.loads(res.output)["tgt"], texts[0])
