@@ -19,7 +19,7 @@ $(VENV)/.deps: pyproject.toml setup.py
 	$(PIP) install --quiet --upgrade pip setuptools wheel pybind11
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet --no-deps $(EMBEDDED)
-	$(PIP) install --quiet --no-build-isolation -e '.[dev]'
+	$(PIP) install --quiet --no-build-isolation -e '.[dev,ray]'  # ray: CI tests the Ray executor
 	touch $@ $(VENV)/.build  # the editable install just built the core in place
 
 # The compiled core: rebuilt in place when a C++/CUDA source changes.

@@ -19,6 +19,15 @@ def _contexts_arg(value: str) -> int | Path:
     return path
 
 
+def _executor_options(fn):
+    """--executor and --ray-address: who runs the shards (impdist.io.run_shards)."""
+    fn = click.option("--ray-address", default=None,
+                      help="With --executor ray: the cluster to join ('auto' after `ray start`, or HEAD_IP:6379); "
+                           "default: start a local one with --workers CPUs.")(fn)
+    return click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+                        help="local: a process pool; ray: Ray actors (pip install 'impdist[ray]').")(fn)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="impdist")
 def cli() -> None:
@@ -38,7 +47,8 @@ def cli() -> None:
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--format", "fmt", default="jsonl", show_default=True, type=click.Choice(["jsonl", "parquet"]))
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
-@click.option("--workers", default=1, show_default=True, help="Processes over shards.")
+@click.option("--workers", default=1, show_default=True, help="Processes (or Ray actors) over shards.")
+@_executor_options
 @click.option("--trust-remote-code", is_flag=True, help="Allow a hub model's own code to run.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def generate(contexts: str, fmt: str, **kwargs) -> None:
@@ -86,7 +96,8 @@ def _off_or_float(value: str) -> float | None:
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
-@click.option("--workers", default=1, show_default=True, help="Processes over shards.")
+@click.option("--workers", default=1, show_default=True, help="Processes (or Ray actors) over shards.")
+@_executor_options
 @click.option("--format", "fmt", default="jsonl", show_default=True, type=click.Choice(["jsonl", "parquet"]))
 @click.option("--rethreshold", is_flag=True, help="Rebuild the dataset from stored scores; runs no model.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -123,6 +134,8 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 @click.option("--eval-items", default=250, show_default=True, help="Items of each evaluation set to score.")
 @click.option("--show", default=5, show_default=True, help="Paraphrases to print beside their sources at the end.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Processes (or Ray actors) over generate and filter shards.")
+@_executor_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run_command(tasks: str, **kwargs) -> None:
     """The whole job on the embedded defaults: generate, judge, filter, train, export, evaluate, report."""

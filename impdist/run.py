@@ -83,6 +83,9 @@ def run(
     show: int = 5,
     seed: int = 0,
     quiet: bool = False,
+    workers: int = 1,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> RunReport:
     """The whole job: generate candidates with the teacher; train the paraphrase judge on
     `judge_data` (labelled pairs; without it the embedding judge is used); filter the candidates
@@ -90,7 +93,8 @@ def run(
     rewrites of `rewrite_sources` of its own sentences and filter those the same way; train one
     student on the rewrite datasets (on the contextual ones when rewrite_sources is 0) within
     `train_minutes`; export it to ONNX int8; evaluate it and the baselines on the first
-    `eval_items` of each evaluation set; write report.md / report.html. Every step resumes."""
+    `eval_items` of each evaluation set; write report.md / report.html. Every step resumes.
+    `workers`, `executor` and `ray_address` choose who runs the generate and filter shards."""
     from impdist.evaluation.data import load_eval_set
     from impdist.evaluation.evaluate import evaluate
     from impdist.evaluation.run_report import write_run_report
@@ -102,8 +106,9 @@ def run(
 
     out = Path(out)
     report = RunReport(out)
+    shards = dict(workers=workers, executor=executor, ray_address=ray_address)
     generated = _step(report, "generate", quiet,
-                      lambda: generate(teacher, contexts, samples, out, seed=seed, quiet=quiet))
+                      lambda: generate(teacher, contexts, samples, out, seed=seed, quiet=quiet, **shards))
     judge = "embedding"
     if judge_data is not None:
         from impdist.filters.judge_train import train_judge
@@ -114,7 +119,8 @@ def run(
     contextual, rewritten = {}, {}
     for task in tasks:
         filtered = _step(report, f"filter ({task})", quiet,
-                         lambda task=task: filter_dataset(out, task=task, judge=judge, seed=seed, quiet=quiet))
+                         lambda task=task: filter_dataset(out, task=task, judge=judge, seed=seed, quiet=quiet,
+                                                          **shards))
         contextual[task] = filtered
     if rewrite_sources:
         sources = rewrite_sources_of(generated.candidates_dir, rewrite_sources)
@@ -126,7 +132,7 @@ def run(
                                 inputs={"candidates": fingerprint(generated.candidates_dir)}, quiet=quiet)))
             filtered = _step(report, f"filter rewrites ({task})", quiet, lambda task=task, folder=folder, r=rewrites:
                              filter_dataset(r.stage.path, folder, task=task, judge=judge, pairing="source", cap=None,
-                                            seed=seed, quiet=quiet))
+                                            seed=seed, quiet=quiet, **shards))
             rewritten[task] = filtered
     datasets = {**{f"{t} (contextual)": r.dataset_dir for t, r in contextual.items()},
                 **{f"{t} (rewrites)": r.dataset_dir for t, r in rewritten.items()}}

@@ -160,7 +160,8 @@ def scored_shard(payload: dict) -> Iterator[dict]:
 
 def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judge: str, cfg: FilterConfig, *,
                   cap: int | None, pairing: str, seed: int, judge_all: bool, embedder: str, device: str, batch_size: int,
-                  threads: int | None, workers: int, fmt: str, quiet: bool) -> StageDir:
+                  threads: int | None, workers: int, fmt: str, quiet: bool, executor: str = "local",
+                  ray_address: str | None = None) -> StageDir:
     gate = None if judge_all else {k: v for k, v in cfg.to_json().items()
                                    if k in ("task", "min_len_ratio", "max_len_ratio", "max_compression",
                                             "max_rouge_l", "numbers")}
@@ -171,7 +172,8 @@ def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judg
               "device": device, "batch_size": batch_size, "threads": threads}
     units = [(f"{i // GROUPS_PER_SHARD:06d}", {**common, "groups": groups[i : i + GROUPS_PER_SHARD]})
              for i in range(0, len(groups), GROUPS_PER_SHARD)]
-    run_shards(stage, units, scored_shard, workers=workers, progress="filter: score", quiet=quiet)
+    run_shards(stage, units, scored_shard, workers=workers, progress="filter: score", quiet=quiet,
+               executor=executor, ray_address=ray_address)
     if not (stage.path / JUDGE_FILE).exists():
         default = _load_judge(judge, device, batch_size, threads).default_threshold
         write_bytes_atomic(stage.path / JUDGE_FILE,
@@ -262,11 +264,15 @@ def filter_dataset(
     fmt: str = "jsonl",
     rethreshold: bool = False,
     quiet: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> FilterResult:
     """Pair, score and filter the candidates in `source` into a dataset under `out` (default:
     `source` when it is a folder). pairing="source" pairs each y_orig with its candidates only
     (see impdist/filters/pairs.py). With `rethreshold`, rebuild the dataset from the scores
-    already stored under `out` with `config`'s thresholds, without running any model."""
+    already stored under `out` with `config`'s thresholds, without running any model.
+    `executor="ray"` scores the shards on `workers` Ray actors; the dataset stage (the dedup and
+    graph steps across shards) always runs here, over all the stored scores."""
     check_task(task)
     cfg = replace(config or FilterConfig(task=task), task=task)
     if out is None:
@@ -284,7 +290,7 @@ def filter_dataset(
         scored = _scored_stage(out, groups, source_fp, task, judge, cfg, cap=cap, pairing=pairing, seed=seed,
                                judge_all=judge_all,
                                embedder=embedder, device=device, batch_size=batch_size, threads=threads,
-                               workers=workers, fmt=fmt, quiet=quiet)
+                               workers=workers, fmt=fmt, quiet=quiet, executor=executor, ray_address=ray_address)
     return _dataset_stage(out, scored, cfg, fmt, quiet)
 
 

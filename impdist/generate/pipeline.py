@@ -64,14 +64,16 @@ def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_siz
     return stage
 
 
-def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str) -> StageDir:
+def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str, executor: str,
+                     ray_address: str | None) -> StageDir:
     docs = [(f"d{i}", text) for i, text in enumerate(read_texts(path))]
     stat = path.stat()
     config = {"stage": "contexts", "source": "corpus", "path": str(path.resolve())}
     stage = open_stage(out, "contexts", config, inputs={"corpus": f"{stat.st_size}:{stat.st_mtime_ns}"}, fmt=fmt)
     units = [(f"{i // DOCS_PER_SHARD:06d}", {"docs": docs[i : i + DOCS_PER_SHARD]})
              for i in range(0, len(docs), DOCS_PER_SHARD)]
-    run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet)
+    run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet,
+               executor=executor, ray_address=ray_address)
     stage.complete()
     return stage
 
@@ -91,9 +93,13 @@ def generate(
     workers: int = 1,
     quiet: bool = False,
     trust_remote_code: bool = False,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> GenerateResult:
     """Contexts (N news-prefix continuations, or the sentences of a corpus file), then `samples`
-    teacher continuations per context, each cut to its first full sentence."""
+    teacher continuations per context, each cut to its first full sentence. `executor="ray"`
+    runs the shards on `workers` Ray actors (news-prefix contexts stay in this process: that
+    stage adds one shard at a time until it has enough)."""
     _check(contexts, samples, backend, batch_size)
     out = Path(out)
     teacher = TeacherSpec(model=model, backend=backend, device=device, threads=threads,
@@ -102,7 +108,7 @@ def generate(
         ctx_stage = _news_contexts(out, teacher, contexts, seed, batch_size, quiet, fmt)
         limit = contexts
     else:
-        ctx_stage = _corpus_contexts(out, Path(contexts), workers, quiet, fmt)
+        ctx_stage = _corpus_contexts(out, Path(contexts), workers, quiet, fmt, executor, ray_address)
         limit = None
     rows = list(ctx_stage.iter_rows())[:limit]
     if not rows:
@@ -120,7 +126,8 @@ def generate(
                    "max_new_tokens": stages.CONDITIONAL_MAX_NEW_TOKENS,
                    "contexts": rows[i : i + CONTEXTS_PER_SHARD]}
         units.append((f"{i // CONTEXTS_PER_SHARD:06d}", payload))
-    run_shards(cand_stage, units, stages.conditional_shard, workers=workers, progress="candidates", quiet=quiet)
+    run_shards(cand_stage, units, stages.conditional_shard, workers=workers, progress="candidates", quiet=quiet,
+               executor=executor, ray_address=ray_address)
     cand_stage.complete()
     n_cands = sum(len(r["candidates"]) for r in cand_stage.iter_rows())
     return GenerateResult(ctx_stage.path, cand_stage.path, len(rows), n_cands)

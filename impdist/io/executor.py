@@ -6,9 +6,9 @@ manifest. Rows never cross a process boundary (no pickling of whole shards, memo
 bounded even for generator stage functions) and the manifest has a single writer per run (its
 flock still guards against a second run on the same stage).
 
-A Ray executor can keep `run_shards`'s signature (e.g. behind an `executor="ray"` argument):
-submit `_run_unit` as a Ray task per unit against shared storage and call
-`stage.record_shard(shard, info)` in the driver as results arrive, exactly as the pool does.
+`executor="ray"` runs the same units on a Ray cluster (impdist/io/ray_executor.py): `_run_unit`
+in a pool of actors against shared storage, the driver calling `stage.record_shard(shard, info)`
+as results arrive, exactly as the pool does.
 """
 from __future__ import annotations
 
@@ -80,16 +80,26 @@ def _note(exc: BaseException, shard: str, stage: StageDir) -> None:
         exc.__notes__ = [*getattr(exc, "__notes__", []), note]
 
 
+EXECUTORS = ("local", "ray")
+
+
 def run_shards(stage: StageDir, units: Sequence[tuple[str, Any]], fn: StageFn, *,
-               workers: int = 1, progress: str | None = None, quiet: bool = False) -> None:
+               workers: int = 1, progress: str | None = None, quiet: bool = False,
+               executor: str = "local", ray_address: str | None = None) -> None:
     """Write `fn(payload)` as shard `name` for every (name, payload) not already done.
 
     Each shard depends only on its payload, so the result is the same whatever the order of
     completion or the number of workers. If `fn` raises, the shards finished so far stay
     recorded and the exception propagates with the shard name added as a note. With
     `workers > 1`, `fn` and the payloads must be picklable (module-level functions). Call
-    `stage.complete()` after the last `run_shards` of a stage.
+    `stage.complete()` after the last `run_shards` of a stage. `executor="ray"` runs the units
+    on `workers` Ray actors (a local cluster, or the one at `ray_address`); see ray_executor.py.
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if executor == "ray":
+        from impdist.io import ray_executor
+        ray_executor.require_ray()  # before any work: a missing extra fails the same way every time
     names = [u[0] for u in units]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -100,7 +110,10 @@ def run_shards(stage: StageDir, units: Sequence[tuple[str, Any]], fn: StageFn, *
     todo = [(s, p) for s, p in units if not stage.is_done(s)]
     bar = _Progress(progress or stage.name, len(units), len(units) - len(todo), quiet)
     try:
-        if workers <= 1 or len(todo) <= 1:
+        if executor == "ray":
+            if todo:
+                ray_executor.run_ray(stage, todo, fn, workers=workers, bar=bar, address=ray_address)
+        elif workers <= 1 or len(todo) <= 1:
             _run_serial(stage, todo, fn, bar)
         else:
             _run_pool(stage, todo, fn, workers, bar)
