@@ -304,10 +304,12 @@ def _rewrite_command(task: str):
     """`impdist paraphrase` / `impdist summarize`: lines (or JSONL with src) in, JSONL {src, tgt} out."""
 
     @click.option("--model", required=True, type=click.Path(path_type=Path), help="A trained or exported student.")
-    @click.option("--input", "source", default="-", show_default=True, type=click.File("r", encoding="utf-8"),
-                  help="Lines or JSONL with 'src'; - for stdin.")
-    @click.option("--output", default="-", show_default=True, type=click.File("w", encoding="utf-8"),
-                  help="JSONL {src, tgt}, one line per input line; - for stdout.")
+    @click.option("--input", "source", default="-", show_default=True,
+                  type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+                  help="Lines or JSONL with 'src' (UTF-8); - for stdin.")
+    @click.option("--output", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+                  help="JSONL {src, tgt}, one line per input line; - for stdout. A file is replaced only once "
+                       "every line is done.")
     @click.option("--format", "input_format", default="auto", show_default=True,
                   type=click.Choice(["auto", "text", "jsonl"]), help="Input format (auto: JSONL if it starts with '{').")
     @click.option("--backend", default=None, type=click.Choice(["torch", "onnx", "onnx-int8"]),
@@ -324,14 +326,16 @@ def _rewrite_command(task: str):
     @click.option("--seed", default=0, show_default=True)
     @click.option("--batch-size", default=32, show_default=True)
     @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
-    def command(model: Path, source, output, input_format: str, backend: str | None, device: str, threads: int | None,
-                **options) -> None:
+    def command(model: Path, source: str, output: str, input_format: str, backend: str | None, device: str,
+                threads: int | None, **options) -> None:
+        from impdist.io.records import open_output, read_lines
         from impdist.student.serve import Paraphraser, rewrite_stream
 
+        lines = read_lines(source)  # a missing file fails before the student loads
         student = Paraphraser.load(model, backend, device, threads=threads)
-        rewrite_stream(student, source, output.write, task=task, input_format=input_format,
-                       where=getattr(source, "name", "<stdin>"), **options)
-        output.flush()
+        with open_output(output) as write:
+            rewrite_stream(student, lines, write, task=task, input_format=input_format,
+                           where="<stdin>" if source == "-" else source, **options)
 
     command.__doc__ = f"{'Paraphrase' if task == 'paraphrase' else 'Summarize'} sentences with a student."
     return command

@@ -95,7 +95,7 @@ from impdist.kernels.numbers import scan_numbers  # noqa: E402
 from tests.conftest import EXAMPLES  # noqa: E402
 from tests.kernels.strategies import large_pairs  # noqa: E402
 
-_FUZZ = settings(max_examples=max(25, EXAMPLES // 6))  # each example is up to 8 texts of 100k chars
+_FUZZ = settings(max_examples=max(25, EXAMPLES // 3))  # each example is up to 8 texts of 100k chars
 
 
 @_FUZZ
