@@ -69,6 +69,7 @@ def export_onnx(src: Path, out: Path, *, trust_remote_code: bool = False) -> Non
         main_export(str(src), out, task="text-generation-with-past", do_validation=False,
                     trust_remote_code=trust_remote_code, local_files_only=True)
     _fold_constant_transposes(out / ONNX_FILE)
+    _logits_at_positions(out / ONNX_FILE)
     for name in _SIDE_FILES:  # the exporter copies most of these; make sure all that exist are here
         if (src / name).exists() and not (out / name).exists():
             shutil.copy2(src / name, out / name)
@@ -94,6 +95,35 @@ def _fold_constant_transposes(path: Path) -> None:
         folded = np.ascontiguousarray(np.transpose(array, perm))
         graph.initializer.append(numpy_helper.from_array(folded, node.output[0]))
         graph.node.remove(node)
+    save_onnx(model, path)
+
+
+LOGITS_POSITIONS = "logits_positions"
+
+
+def _logits_at_positions(path: Path) -> None:
+    """Compute logits only at the sequence positions in `logits_positions` (default [-1], the last).
+
+    A prefill needs the last position's logits only; the lm_head over every prompt token was a
+    fifth of its multiply-adds and wrote B x T x V floats. The positions are an initializer that is
+    also a graph input, so a caller may override it (log-likelihoods pass every position) while
+    plain optimum/onnxruntime, which do not feed it, get the last position: all generate() reads.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    head = next(n for n in graph.node if "logits" in n.output)
+    hidden = head.input[0]
+    graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), LOGITS_POSITIONS))
+    graph.input.append(helper.make_tensor_value_info(LOGITS_POSITIONS, TensorProto.INT64, ["logits_positions"]))
+    picked = hidden + "_at_logits_positions"
+    graph.node.insert(list(graph.node).index(head),
+                      helper.make_node("Gather", [hidden, LOGITS_POSITIONS], [picked], axis=1, name="logits_positions"))
+    head.input[0] = picked
+    logits = next(o for o in graph.output if o.name == "logits")
+    logits.type.tensor_type.shape.dim[1].dim_param = "logits_positions"
     save_onnx(model, path)
 
 

@@ -25,6 +25,7 @@ __all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_di
 
 # Bumped when a builder in impdist.export changes what it writes, so old cache entries are not reused.
 _FORMAT = 1
+_ONNX_FORMAT = 2  # ONNX graphs; 2: logits only at the positions asked for (export._logits_at_positions)
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def onnx_model_dir(model: str, *, int8: bool, trust_remote_code: bool = False) -
     if resolved.kind == "dir" and (resolved.path / export.ONNX_FILE).is_file():
         return resolved.path  # already an ONNX export (e.g. by `impdist export`): used as it is
     name = resolved.name if resolved.kind != "dir" else resolved.path.name
-    fp32_key = cache_key(resolved.identity, artefact="onnx", format=_FORMAT)
+    fp32_key = cache_key(resolved.identity, artefact="onnx", format=_ONNX_FORMAT)
 
     def build_fp32(out: Path) -> None:
         export.export_onnx(hf_model_dir(model), out, trust_remote_code=trust_remote_code)
@@ -260,7 +261,7 @@ def onnx_model_dir(model: str, *, int8: bool, trust_remote_code: bool = False) -
     fp32 = artefact("onnx", name, fp32_key, build_fp32)
     if not int8:
         return fp32
-    int8_key = cache_key(resolved.identity, artefact="onnx-int8", format=_FORMAT, **export.INT8_SCHEME)
+    int8_key = cache_key(resolved.identity, artefact="onnx-int8", format=_ONNX_FORMAT, **export.INT8_SCHEME)
     return artefact("onnx-int8", name, int8_key, lambda out: export.quantize_int8(fp32, out))
 
 

@@ -29,6 +29,12 @@ class DecoderBackend(Protocol):
         """Append one token per row (int64 (B,)); returns float32 (B, V) next-token logits."""
         ...
 
+    def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Append a block of tokens per row to the cache: int64 (B, S), LEFT-padded within the
+        block (mask 0 on pads). Returns float32 (B, V) logits after each row's last token. The
+        decode loop prefills a prompt prefix the whole batch shares once, then extends it."""
+        ...
+
     def select(self, rows: np.ndarray) -> None:
         """Make the cache hold these batch rows (int64 indices), in this order. Indices may
         repeat: the decode loop prefills a shared prompt once and copies its row."""

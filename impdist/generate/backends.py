@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from impdist.errors import ImpdistError
+from impdist.export import LOGITS_POSITIONS
 from impdist.generate.backend import DecoderBackend
 
 __all__ = ["BackendError", "TorchBackend", "OnnxBackend", "make_backend", "positions_from_mask",
@@ -108,14 +109,21 @@ class TorchBackend:
 
     def step(self, next_ids: np.ndarray) -> np.ndarray:
         """Append one token per row; returns (B, V) next-token logits."""
+        ids = np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)
+        return self.extend(ids, np.ones_like(ids))
+
+    def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Append a LEFT-padded block of tokens per row; returns (B, V) next-token logits."""
         if self._cache is None:
-            raise RuntimeError("step() before prefill()")
+            raise RuntimeError("extend() before prefill()")
+        ids, mask = _check_batch(input_ids, attention_mask)
         t = self._torch
-        ids = t.from_numpy(np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)).to(self.device)
-        self._mask = t.cat([self._mask, self._mask.new_ones((self._mask.shape[0], 1))], dim=1)
-        out = self._forward(ids, self._mask, self._pos, self._cache, last_only=True)
+        block = t.from_numpy(mask).to(self.device)
+        pos = self._pos + t.from_numpy(np.maximum(np.cumsum(mask, axis=1) - 1, 0)).to(self.device)
+        self._mask = t.cat([self._mask, block], dim=1)
+        out = self._forward(t.from_numpy(ids).to(self.device), self._mask, pos, self._cache, last_only=True)
         self._cache = out.past_key_values
-        self._pos = self._pos + 1
+        self._pos = self._pos + block.sum(dim=1, keepdim=True)
         return out.logits[:, -1].float().cpu().numpy()
 
     def select(self, rows: np.ndarray) -> None:
@@ -181,6 +189,7 @@ class OnnxBackend:
         self._past = sorted((n for n in inputs if n.startswith("past_key_values.")), key=_layer_order)
         self._present = [n.replace("past_key_values.", "present.", 1) for n in self._past]
         self._has_pos = "position_ids" in inputs
+        self._choose_positions = LOGITS_POSITIONS in {i.name for i in self.session.get_overridable_initializers()}
         first = inputs[self._past[0]]
         self._kv_heads, self._head_dim = int(first.shape[1]), int(first.shape[3])
         self._kv_dtype = np.float16 if first.type == "tensor(float16)" else np.float32
@@ -191,8 +200,12 @@ class OnnxBackend:
     def _ortvalue(self, array: np.ndarray):
         return self._ort.OrtValue.ortvalue_from_numpy(array, *self._device)
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray, past: list) -> list:
+    def _run(self, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray, past: list, all_logits: bool = False) -> list:
+        """One forward; logits of the last position only, unless all_logits (on a graph that can
+        choose, see impdist.export._logits_at_positions; older graphs give every position)."""
         binding = self.session.io_binding()
+        if all_logits and self._choose_positions:
+            binding.bind_ortvalue_input(LOGITS_POSITIONS, self._ortvalue(np.arange(ids.shape[1], dtype=np.int64)))
         binding.bind_ortvalue_input("input_ids", self._ortvalue(ids))
         binding.bind_ortvalue_input("attention_mask", self._ortvalue(mask))
         if self._has_pos:
@@ -220,13 +233,19 @@ class OnnxBackend:
 
     def step(self, next_ids: np.ndarray) -> np.ndarray:
         """Append one token per row; returns (B, V) next-token logits."""
-        if self._mask is None:
-            raise RuntimeError("step() before prefill()")
         ids = np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)
-        self._mask = np.concatenate([self._mask, np.ones_like(self._mask[:, :1])], axis=1)
-        outputs = self._run(ids, self._mask, self._pos, self._kv)
-        self._kv, self._pos = outputs[1:], self._pos + 1
-        return outputs[0].numpy()[:, -1].astype(np.float32, copy=False)
+        return self.extend(ids, np.ones_like(ids))
+
+    def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Append a LEFT-padded block of tokens per row; returns (B, V) next-token logits."""
+        if self._mask is None:
+            raise RuntimeError("extend() before prefill()")
+        ids, mask = _check_batch(input_ids, attention_mask)
+        pos = self._pos + np.maximum(np.cumsum(mask, axis=1) - 1, 0)
+        self._mask = np.concatenate([self._mask, mask], axis=1)
+        outputs = self._run(ids, self._mask, pos, self._kv)
+        self._kv, self._pos = outputs[1:], self._pos + mask.sum(axis=1, keepdims=True)
+        return np.array(_host_view(outputs[0])[:, -1], dtype=np.float32)
 
     def select(self, rows: np.ndarray) -> None:
         """Keep only these batch rows of the cache, in this order (one gather copy per tensor)."""
@@ -242,7 +261,7 @@ class OnnxBackend:
         step = max(1, _LOGIT_FLOATS // (ids.shape[1] * self.vocab_size))
         for i in range(0, len(ids), step):
             rows = slice(i, i + step)
-            logits = self._run(ids[rows], mask[rows], pos[rows], self._empty_past(len(ids[rows])))[0]
+            logits = self._run(ids[rows], mask[rows], pos[rows], self._empty_past(len(ids[rows])), all_logits=True)[0]
             logits = logits.numpy()[:, :-1].astype(np.float64)  # float64: exact log-softmax on CPU
             logits -= logits.max(axis=-1, keepdims=True)
             logz = np.log(np.exp(logits).sum(axis=-1))
@@ -280,6 +299,7 @@ def _session_options(threads: int | None, spinning: bool):
     options.intra_op_num_threads = threads or default_threads()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.log_severity_level = 3  # errors only: ORT warns at every load that logits_positions can be fed
     return options
 
 

@@ -28,6 +28,8 @@ class DecodeJob:
 # Finished rows stay in the batch (decoding padding) until they are this share of it: a cache
 # gather per finished row cost more than the rows' wasted compute (SmolLM2 int8, batch 32).
 _COMPACT = 0.75
+# A prefix shared by a batch's prompts is prefilled once when it is at least this long.
+_MIN_SHARED = 4
 StopFn = Callable[[SequenceState], bool]
 
 
@@ -67,8 +69,7 @@ def decode_batches(
         # Samples of one context share a prompt: prefill each distinct prompt once, then copy rows.
         unique: dict[tuple[int, ...], int] = {}
         expand = np.array([unique.setdefault(j.prompt, len(unique)) for j in batch], dtype=np.int64)
-        ids, mask = left_pad(list(unique), pad_id)
-        logits = backend.prefill(ids, mask)
+        logits = _prefill(backend, list(unique), pad_id)
         if len(unique) < len(batch):
             backend.select(expand)
             logits = logits[expand]
@@ -99,6 +100,28 @@ def decode_batches(
             results[cache[p]] = states[cache[p]].generated
         for row in range(len(batch)):
             yield start + row, results[row]
+
+
+def _prefill(backend: DecoderBackend, prompts: list[tuple[int, ...]], pad_id: int) -> np.ndarray:
+    """Prefill the prompts; a prefix they all share (a student's control codes, a chat template's
+    instruction) is run once and copied to every row, then each row's rest is appended."""
+    shared = _shared_prefix(prompts) if len(prompts) > 1 and hasattr(backend, "extend") else 0
+    if shared < _MIN_SHARED:
+        return backend.prefill(*left_pad(prompts, pad_id))
+    head = np.array([prompts[0][:shared]], dtype=np.int64)
+    backend.prefill(head, np.ones_like(head))
+    backend.select(np.zeros(len(prompts), dtype=np.int64))
+    return backend.extend(*left_pad([p[shared:] for p in prompts], pad_id))
+
+
+def _shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one of its own."""
+    limit = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n
 
 
 def decode_by_length(

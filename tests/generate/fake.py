@@ -33,6 +33,16 @@ class FakeBackend:
         self.last = np.stack([self.last[:, 1], next_ids], axis=1)
         return np.stack([self.logits_for(a, b) for a, b in self.last])
 
+    def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        assert self.last is not None and len(input_ids) == len(self.last)
+        self.extends = getattr(self, "extends", 0) + 1
+        rows = []
+        for last, ids, mask in zip(self.last, input_ids, attention_mask):
+            real = last.tolist() + ids[mask.astype(bool)].tolist()
+            rows.append(real[-2:])
+        self.last = np.array(rows, dtype=np.int64)
+        return np.stack([self.logits_for(a, b) for a, b in self.last])
+
     def select(self, rows: np.ndarray) -> None:
         assert self.last is not None
         self.last = self.last[rows]

@@ -72,6 +72,37 @@ def test_shapes_and_names(backends):
         assert backend.step(logits.argmax(-1)).shape == (len(PROMPTS), 300)
 
 
+@pytest.mark.parametrize("name", ["onnx", "onnx-int8"])
+def test_the_graph_computes_logits_at_the_last_position_unless_told(backends, name):
+    """Plain onnxruntime (as optimum runs it) gets the last position's logits; feeding
+    logits_positions gets those positions, the same numbers."""
+    session = backends[name].session
+    ids, mask = left_padded(PROMPTS)
+    feed = {"input_ids": ids, "attention_mask": mask, "position_ids": positions_from_mask(mask)}
+    for i in session.get_inputs():
+        if i.name.startswith("past_key_values."):
+            feed[i.name] = np.zeros((len(ids), i.shape[1], 0, i.shape[3]), dtype=np.float32)
+    (last,) = session.run(["logits"], feed)
+    (every,) = session.run(["logits"], {**feed, "logits_positions": np.arange(ids.shape[1])})
+    assert last.shape == (len(ids), 1, 300) and every.shape == (len(ids), ids.shape[1], 300)
+    np.testing.assert_allclose(last[:, 0], every[:, -1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_shared_prefix_prefilled_once_then_extended_gives_the_same_logits(backends, name):
+    backend = backends[name]
+    prefix = [5, 17, 33, 41, 8]
+    prompts = [prefix + list(p) for p in PROMPTS]
+    whole = backend.prefill(*left_padded(prompts))
+    after = backend.step(whole.argmax(-1))
+    head = np.array([prefix])
+    backend.prefill(head, np.ones_like(head))
+    backend.select(np.zeros(len(prompts), dtype=np.int64))
+    extended = backend.extend(*left_padded(PROMPTS))
+    np.testing.assert_allclose(extended, whole, rtol=1e-3, atol=2e-3)
+    np.testing.assert_allclose(backend.step(whole.argmax(-1)), after, rtol=1e-3, atol=2e-3)
+
+
 def test_fp32_backends_decode_the_same_tokens(backends):
     torch_logits, torch_tokens = greedy(backends["torch"])
     onnx_logits, onnx_tokens = greedy(backends["onnx"])

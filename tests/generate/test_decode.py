@@ -100,6 +100,18 @@ def test_shared_prompts_are_prefilled_once_and_decode_as_if_alone():
     assert together == run(FakeBackend(), jobs, cfg, batch_size=1)
 
 
+def test_a_prefix_every_prompt_shares_is_prefilled_once():
+    prompts = [[3, 4, 5, 6, 8, 1], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]]
+    jobs = jobs_of(prompts)
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95)
+    be = FakeBackend()
+    prefilled = []
+    original = be.prefill
+    be.prefill = lambda ids, mask: prefilled.append(ids.tolist()) or original(ids, mask)
+    assert run(be, jobs, cfg, batch_size=3) == run(FakeBackend(), jobs, cfg, batch_size=1)
+    assert prefilled == [[[3, 4, 5, 6]]] and be.extends == 1  # each prompt keeps a token of its own
+
+
 def test_fake_backend_log_likelihoods_are_log_probabilities():
     be = FakeBackend(vocab=12)
     ids = np.array([[3, 4, 5, 6]], dtype=np.int64)
