@@ -209,6 +209,9 @@ class StageDir:
         with self._locked() as m:
             m["status"] = "complete"
             m["completed"] = _now()
+        # open_stage keeps the temp files of writers still alive then; a pool worker of a killed run
+        # can take a moment to die, so its temp file outlives that check: sweep again now.
+        remove_stale_temps(self._path)
 
 
 def _manifest_bytes(m: dict) -> bytes:

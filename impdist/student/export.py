@@ -4,6 +4,7 @@ plus its student.json and a model card (README.md). The directory loads with pla
 onnxruntime, without impdist; the card shows how."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from impdist import __version__, export
 from impdist.io import read_jsonl
-from impdist.io._atomic import fsync_dir, write_bytes_atomic
+from impdist.io._atomic import _pid_alive, fsync_dir, write_bytes_atomic
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta, write_meta
 
@@ -57,6 +58,7 @@ def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bo
     _check_out(out, model)
     graph = onnx_model_dir(str(model), int8=int8)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_temps(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(graph, tmp)
@@ -70,11 +72,26 @@ def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bo
     meta["export"]["evaluation"] = evaluation
     write_meta(tmp, meta)
     write_bytes_atomic(tmp / CARD, model_card(meta).encode())
-    if out.exists():
-        shutil.rmtree(out)
+    old = None
+    if out.exists():  # renamed aside, not deleted in place: a kill mid-rmtree would leave half an export
+        old = out.with_name(f".{out.name}.tmp-{os.getpid()}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
     os.replace(tmp, out)
     fsync_dir(out.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    _remove_dead_temps(out)  # a killed run's, if it was still dying when this one began
     return ExportResult(out, int8, evaluation)
+
+
+def _remove_dead_temps(out: Path) -> None:
+    """Delete the temp folders of exports to `out` whose process is gone (one killed mid-export
+    left it; its pid is in the name, so a re-run, with another pid, would never reuse it)."""
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
+        pid = stale.name[len(out.name) + 6:].split("-")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_out(out: Path, model: Path) -> None:

@@ -169,3 +169,18 @@ def test_read_rows_of_a_shard_file_directly(tmp_path):
     s = open_stage(tmp_path, "gen", CFG, {}, fmt="parquet")
     info = s.write_shard("00000", make_rows((0, 2)))
     assert list(read_rows(Path(info.path))) == list(make_rows((0, 2)))
+
+
+def test_temp_files_of_writers_that_died_after_open_are_removed_on_complete(tmp_path):
+    s = open_stage(tmp_path, "generate", CFG)
+    # A pool worker of a killed run still dying when this run opened the stage: its temp file was
+    # kept then (its pid was alive) and must not outlive the run.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = s.path / f"00000.jsonl.tmp-{dead}-1a2b3c4d"
+    live = s.path / "00001.jsonl.tmp-1-deadbeef"
+    stale.touch()
+    live.touch()
+    s.write_shard("00000", make_rows((0, 2)))
+    s.complete()
+    assert not stale.exists() and live.exists()

@@ -73,3 +73,18 @@ def test_refuses_foreign_folders_and_replaces_an_old_export(trained, exported, t
                                    "--threads", "1"])
     assert res.exit_code == 0, res.output
     assert json.loads((exported["fp32"] / "student.json").read_text())["export"]["evaluation"] is None
+
+
+def test_a_killed_exports_temp_folders_are_removed_by_the_next_export(trained, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    pid = int(dead.stdout)  # that process has exited: its temp folders are stale
+    for name in (f".out.tmp-{pid}", f".out.tmp-{pid}-old"):  # the new export's, the replaced one's
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.onnx").write_bytes(b"half")
+    (tmp_path / ".other.tmp-1").mkdir()  # another export's: not ours to touch
+    export_student(trained, tmp_path / "out", evaluate=False, threads=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-1", "out"]
