@@ -1,0 +1,158 @@
+"""Crash safety (issue 7): every stage SIGKILLed at seeded random moments, re-run, and compared
+with an uninterrupted run of the same seed (see tests/crash/harness.py for what is checked).
+
+Stages and their runs: pool (the process pool behind --workers: run_shards with 2 spawn workers
+on cheap rows, the whole process group killed), generate (the CLI: corpus contexts, then
+candidates, on a tiny random Llama), filter (the API with a fake judge and embedder, small
+shards), train (the CLI, a checkpoint every 3 steps), export (the CLI, ONNX through a fresh
+artefact cache: fp32, int8, and fp32 over an earlier int8 export) and evaluate (the API with its
+per-system cache, the tiny model as the prompted teacher).
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+from tests.crash.harness import (Driver, Volatile, check_manifests, compare_trees, kill_and_recover,
+                                 leftover_temps)
+from tests.student.conftest import make_pairs, write_jsonl
+from tests.tiny_models import WORDS, tiny_llama_dir
+
+pytestmark = pytest.mark.slow
+
+# (stage, variant, trials): 27 trials; odd-numbered trials kill the first re-run as well. "over-int8"
+# exports fp32 into a folder that holds an int8 export already (which the export replaces).
+PLAN = [("pool", "jsonl", 2), ("pool", "parquet", 2), ("generate", "jsonl", 3), ("generate", "parquet", 2),
+        ("filter", "jsonl", 3), ("filter", "parquet", 2), ("train", "", 4), ("export", "fp32", 2),
+        ("export", "int8", 1), ("export", "over-int8", 2), ("evaluate", "", 4)]
+TRIALS = [(stage, variant, i) for stage, variant, n in PLAN for i in range(n)]
+
+VOLATILE = {
+    "pool": Volatile(),
+    "generate": Volatile(),
+    "filter": Volatile(),
+    "train": Volatile(json_fields={"student/student.json": ("training.minutes",)}),
+    "export": Volatile(json_fields={"export/student.json": ("export.date", "export.evaluation.sentences_per_s")},
+                       text_patterns={"export/README.md": (r"exported \S+ as", r"sentences_per_s \| [0-9.e+-]+")}),
+    "evaluate": Volatile(json_fields={"evalcache/*.json": ("seconds",)}),
+}
+
+
+@pytest.fixture(scope="module")
+def driver():
+    d = Driver()
+    yield d
+    d.close()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """The read-only inputs every run of a stage shares (same paths, so the same run ids)."""
+    root = tmp_path_factory.mktemp("crash-inputs")
+    rng = random.Random(7)
+    docs = [" ".join(" ".join(rng.sample(WORDS, rng.randint(5, 8))).capitalize() + "." for _ in range(3))
+            for _ in range(6)]
+    (root / "corpus.txt").write_text("\n".join(docs) + "\n", encoding="utf-8")
+    groups = []
+    for i in range(40):
+        y = rng.sample(WORDS, 8)
+        cands = [" ".join([y[0]] + rng.sample(y[1:], 7)), " ".join(rng.sample(WORDS, 8)),
+                 " ".join([y[0]] + rng.sample(WORDS, 7))]
+        groups.append({"context_id": f"c{i}", "y_orig": " ".join(y), "candidates": cands})
+    write_jsonl(root / "candidates.jsonl", groups)
+    write_jsonl(root / "pairs.jsonl", make_pairs(40))
+    items = [" ".join(rng.sample(WORDS, 7)) for _ in range(10)]
+    write_jsonl(root / "eval.jsonl", [{"src": s, "refs": [" ".join(s.split()[::-1])]} for s in items])
+    return {"root": root, "model": str(tiny_llama_dir(root / "llama"))}
+
+
+def _spec(stage: str, variant: str, inputs: dict, references) -> dict:
+    root = inputs["root"]
+    if stage == "pool":
+        return {"out": "run", "fmt": variant}
+    if stage == "generate":
+        return {"model": inputs["model"], "corpus": str(root / "corpus.txt"), "out": "run", "fmt": variant}
+    if stage == "filter":
+        return {"candidates": str(root / "candidates.jsonl"), "out": "run", "fmt": variant}
+    if stage == "train":
+        return {"model": inputs["model"], "data": str(root / "pairs.jsonl"), "out": "student"}
+    student = str(references("train", "")[0] / "student")  # the uninterrupted run's student
+    if stage == "export":
+        return {"model": student, "out": "export", "int8": variant == "int8"}
+    return {"model": student, "data": str(root / "eval.jsonl"), "teacher": inputs["model"], "cache_dir": "evalcache",
+            "out": "."}
+
+
+def _env(work) -> dict:
+    return {"IMPDIST_CACHE": str(work / "cache")}  # a fresh artefact cache per run folder
+
+
+@pytest.fixture(scope="module")
+def references(driver, inputs, tmp_path_factory):
+    """(work folder, seconds) of the uninterrupted run of (stage, variant), made on first use."""
+    made: dict[tuple[str, str], tuple] = {}
+    root = tmp_path_factory.mktemp("crash-reference")
+
+    def get(stage: str, variant: str):
+        if (stage, variant) not in made:
+            work = root / f"{stage}-{variant or 'default'}"
+            work.mkdir()
+            spec = _spec(stage, variant, inputs, get)
+            log = root / f"{work.name}.log"
+            r = driver.run(stage, spec, cwd=work, log=log, env=_env(work))
+            assert r["exit"] == 0, log.read_text()[-4000:]
+            print(f"reference {work.name}: {r['seconds']:.2f}s")
+            made[stage, variant] = (work, r["seconds"], spec)
+        return made[stage, variant]
+    return get
+
+
+def _onnx_outputs(folder) -> list[np.ndarray]:
+    """The logits of the exported graph on one fixed prompt (loads it with plain onnxruntime)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = np.array([[1, 5, 17, 42, 99, 7]], dtype=np.int64)
+    feed = {}
+    for i in session.get_inputs():
+        if i.name == "input_ids":
+            feed[i.name] = ids
+        elif i.name == "attention_mask":
+            feed[i.name] = np.ones_like(ids)
+        elif i.name == "position_ids":
+            feed[i.name] = np.arange(ids.shape[1], dtype=np.int64)[None]
+        else:  # past key / values: empty
+            shape = [1 if d in ("batch_size",) or (isinstance(d, str) and "batch" in d) else
+                     0 if isinstance(d, str) else d for d in i.shape]
+            feed[i.name] = np.zeros(shape, dtype=np.float32)
+    return session.run(None, feed)
+
+
+@pytest.mark.parametrize("stage,variant,trial", TRIALS,
+                         ids=[f"{s}-{v}-{i}" if v else f"{s}-{i}" for s, v, i in TRIALS])
+def test_sigkill_then_rerun_matches_an_uninterrupted_run(driver, inputs, references, tmp_path, stage, variant,
+                                                         trial):
+    prepare = None
+    if variant == "over-int8":
+        earlier = references("export", "int8")[0] / "export"
+        prepare = lambda work: shutil.copytree(earlier, work / "export")  # noqa: E731
+        variant = "fp32"
+    ref, seconds, spec = references(stage, variant)
+    work = tmp_path / "work"
+    name = f"{stage}-{variant}-{trial}" if prepare is None else f"{stage}-over-int8-{trial}"
+    result = kill_and_recover(driver, stage, name, work, spec, seconds, env=_env(work), kills=1 + trial % 2,
+                              prepare=prepare)
+    print(result)
+    assert result.kills >= 1
+    assert leftover_temps(work) == [], f"{result}: temp files left behind"
+    assert check_manifests(work) == [], f"{result}: manifests disagree with the shards"
+    assert compare_trees(ref, work, VOLATILE[stage]) == [], f"{result}: output differs from the uninterrupted run"
+    if stage == "export":
+        for a, b in zip(_onnx_outputs(ref / "export"), _onnx_outputs(work / "export")):
+            np.testing.assert_array_equal(a, b)
+    if stage == "evaluate":
+        assert json.loads((work / "metrics.json").read_bytes()) == json.loads((ref / "metrics.json").read_bytes())
