@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -206,6 +207,18 @@ def test_a_line_over_one_mebibyte(impdist, env, exported):
     huge = write(env / "in.txt", "x" * (1 << 20 | 7) + "\n")
     refused(impdist("paraphrase", "--model", exported, "--input", huge),
             f"{huge}:1: line is longer than 1048576 bytes", "split it into one record per line")
+
+
+def test_a_one_megabyte_line_to_paraphrase_keeps_the_lines_before_it(impdist, env, exported):
+    big = " ".join(["word"] * 200_000)  # under the reader's 1 MiB, far over the student's positions
+    lines = write(env / "in.txt", f"police arrested two men\n{big}\nheavy rain\n")
+    out = env / "out.jsonl"
+    text = refused(impdist("paraphrase", "--model", exported, "--input", lines, "--output", out),
+                   f"{lines}:2: ", "this student reads at most 256 positions", "Split the text into sentences")
+    assert re.search(r":2: \d{6,} tokens with its prompt", text) and not out.exists()  # replaced only when done
+    got = impdist("paraphrase", "--model", exported, stdin=f"police arrested two men\n{big}\n".encode())
+    assert got.code == 1 and "<stdin>:2: " in got.err
+    assert [json.loads(x)["src"] for x in got.out.splitlines()] == ["police arrested two men"]
 
 
 # --- 5. missing fields ---------------------------------------------------------------------------------

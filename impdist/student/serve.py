@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from impdist.errors import MalformedInputError
+from impdist.errors import ImpdistError, MalformedInputError
 from impdist.generate.backends import BACKENDS, make_backend
 from impdist.generate.decode import DecodeJob, decode_by_length
 from impdist.generate.extractive import Extractive
@@ -21,7 +21,7 @@ from impdist.generate.sampling import SamplingConfig, newline_token_ids
 from impdist.models import load_tokenizer
 from impdist.student.codes import check_texts
 from impdist.student.data import prompt_ids
-from impdist.student.errors import StudentError
+from impdist.student.errors import StudentError, TextTooLongError
 from impdist.student.meta import prompt_format, read_meta
 
 MAX_NEW_TOKENS = 256  # most tokens of one output, whatever the input
@@ -38,6 +38,7 @@ class Paraphraser:
         self._eos = frozenset([eos] if eos is not None else [])
         self._pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0))
         self._newlines: frozenset[int] | None = None
+        self._positions = _max_positions(path) if self.decoder_only else None
 
     @classmethod
     def load(cls, path: str | os.PathLike, backend: str | None = None, device: str = "cpu", *,
@@ -109,15 +110,24 @@ class Paraphraser:
         controls = self.format.request(task, compression=compression, diversity=diversity, exemplar=exemplar)
         prompts = [tuple(prompt_ids(self.tokenizer, self.format.prompt(t, controls), decoder_only=self.decoder_only))
                    for t in texts]
+        self._check_lengths(prompts, max_new_tokens)
         newlines = self._stop_ids()
         limits = [Extractive.for_text(self.tokenizer, t, self._eos | newlines) if extractive else None for t in texts]
         jobs = [DecodeJob(p, key=i * n + s, constraint=limits[i]) for i, p in enumerate(prompts) for s in range(n)]
         generated = decode_by_length(
             self.backend, jobs, cfg, seed=seed, eos_ids=self._eos, pad_id=self._pad, batch_size=batch_size,
-            max_new_tokens=lambda b: max_new_tokens or min(MAX_NEW_TOKENS, 2 * max(len(j.prompt) for j in b) + 8),
+            max_new_tokens=lambda b: max_new_tokens or _output_room(max(len(j.prompt) for j in b)),
             stop=lambda st: st.generated[-1] in newlines)
         outputs = [self.tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip() for ids in generated]
         return [outputs[i * n : (i + 1) * n] for i in range(len(texts))]
+
+    def _check_lengths(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | None) -> None:
+        """Every prompt and its output must fit the model's positions (a 1 MB line would not)."""
+        if self._positions is None:
+            return
+        for i, p in enumerate(prompts):
+            if len(p) + (max_new_tokens or _output_room(len(p))) > self._positions:
+                raise TextTooLongError(i, len(p), self._positions)
 
     def paraphrase(self, texts: Sequence[str], n: int = 1, *, diversity: float | str | None = None,
                    compression: float | str | None = None, exemplar: str | None = None,
@@ -139,6 +149,21 @@ class Paraphraser:
         out = self.generate(texts, task="summary", n=n, diversity=diversity, compression=compression,
                             exemplar=exemplar, extractive=extractive, **options)
         return [o[0] for o in out] if n == 1 else out
+
+
+def _output_room(prompt_tokens: int) -> int:
+    """Most new tokens for a prompt of this length: twice the prompt, within MAX_NEW_TOKENS."""
+    return min(MAX_NEW_TOKENS, 2 * prompt_tokens + 8)
+
+
+def _max_positions(path: Path) -> int | None:
+    """The model's context length from its config.json (None when it has no fixed one)."""
+    try:
+        config = json.loads((path / "config.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    value = next((config.get(k) for k in ("max_position_embeddings", "n_positions") if config.get(k)), None)
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def input_texts(lines: Iterable[str], input_format: str = "auto", where: str = "<stdin>") -> Iterator[str]:
@@ -178,11 +203,34 @@ def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[
     input_format: as for input_texts."""
     texts = input_texts(lines, input_format, where)
     count = 0
-    while batch := list(itertools.islice(texts, chunk)):
-        todo = [t for t in batch if t]
-        outs = iter(student.generate(todo, task=task, **options) if todo else [])
-        for text in batch:
-            tgt = next(outs) if text else [""] * options.get("n", 1)
-            write(json.dumps({"src": text, "tgt": tgt[0] if len(tgt) == 1 else tgt}, ensure_ascii=False) + "\n")
+    while True:
+        batch: list[str] = []
+        error: ImpdistError | None = None
+        try:  # a bad line ends the input, after the lines before it are written
+            for text in texts:
+                batch.append(text)
+                if len(batch) == chunk:
+                    break
+        except MalformedInputError as e:
+            error = e
+        try:
+            _write_rewrites(student, batch, write, task, options)
+        except TextTooLongError as e:
+            line = count + [k for k, t in enumerate(batch) if t][e.index]
+            _write_rewrites(student, batch[:line - count], write, task, options)
+            raise TextTooLongError(e.index, e.tokens, e.limit, f"{where}:{line + 1}") from None
         count += len(batch)
-    return count
+        if error is not None:
+            raise error
+        if len(batch) < chunk:
+            return count
+
+
+def _write_rewrites(student: Paraphraser, batch: list[str], write: Callable[[str], object], task: str,
+                    options: dict) -> None:
+    """One JSONL line per text of batch, in order; a blank text gets a blank output."""
+    todo = [t for t in batch if t]
+    outs = iter(student.generate(todo, task=task, **options) if todo else [])
+    for text in batch:
+        tgt = next(outs) if text else [""] * options.get("n", 1)
+        write(json.dumps({"src": text, "tgt": tgt[0] if len(tgt) == 1 else tgt}, ensure_ascii=False) + "\n")

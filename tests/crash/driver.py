@@ -18,10 +18,11 @@ import signal
 import sys
 import time
 import traceback
-import zlib
 from pathlib import Path
 
 import numpy as np
+
+from tests.filters.test_pipeline import FakeEmbedder
 
 
 # --- what a child runs -------------------------------------------------------------------------
@@ -41,18 +42,6 @@ class FakeJudge:
     def score(self, premises, hypotheses):
         return np.array([0.9 if p.split()[:1] == h.split()[:1] else 0.1 for p, h in zip(premises, hypotheses)],
                         np.float32)
-
-
-class FakeEmbedder:
-    """One-hot embeddings picked by crc32 (stable across processes, unlike hash())."""
-
-    dim = 64
-
-    def embed(self, texts):
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for i, t in enumerate(texts):
-            out[i, zlib.crc32(t.encode()) % self.dim] = 1.0
-        return out
 
 
 def run_generate(spec: dict) -> None:

@@ -20,7 +20,7 @@ from impdist.generate.pipeline import generate
 from impdist.io import StageDir, open_stage, ray_executor, run_shards
 from tests.conftest import read_jsonl
 from tests.io._workers import fail_on_3, make_rows
-from tests.tiny_models import WORDS, tiny_llama_dir
+from tests.generate.test_pipeline import corpus, tiny  # noqa: F401 - fixtures shared with the local generate tests
 
 ray = pytest.importorskip("ray")
 
@@ -94,20 +94,6 @@ def test_missing_ray_says_how_to_install_it(tmp_path, monkeypatch):
 
 
 # --- end to end: generate (tiny teacher) -> filter (the embedded MiniLM judge) ------------------
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(tiny_llama_dir(tmp_path_factory.mktemp("tiny")))
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    docs = [" ".join(f"{WORDS[(i * 7 + j) % len(WORDS)].capitalize()} {WORDS[(i + j) % len(WORDS)]} council "
-                     "voted today." for j in range(4)) for i in range(6)]
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(docs) + "\n", encoding="utf-8")
-    return path
-
 
 def test_generate_on_ray_gives_the_local_candidates(tiny, corpus, tmp_path, cache_root):
     opts = dict(contexts=corpus, samples=3, backend="torch", batch_size=4, threads=1, quiet=True)

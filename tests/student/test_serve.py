@@ -111,3 +111,24 @@ def test_extractive_summaries_only_delete_words(students, trained, tmp_path):
                              input=texts[0] + "\n")
     assert res.exit_code == 0, res.output
     assert is_deletion(json.loads(res.output)["tgt"], texts[0])
+
+
+def test_a_text_longer_than_the_students_positions_is_refused_by_its_line(students):
+    from impdist.student.errors import TextTooLongError
+
+    long = " ".join(["police"] * 300)  # the tiny student has 256 positions
+    with pytest.raises(TextTooLongError, match=r"text 2: \d+ tokens .* at most 256 positions"):
+        students["torch"].paraphrase(["heavy rain", long])
+    out = []
+    lines = ["the city council voted\n", "heavy rain\n", long + "\n", "two men\n"]
+    with pytest.raises(TextTooLongError, match="in.txt:3: "):
+        rewrite_stream(students["torch"], lines, out.append, task="paraphrase", where="in.txt", max_new_tokens=4)
+    assert [json.loads(x)["src"] for x in out] == ["the city council voted", "heavy rain"]
+
+
+def test_lines_before_a_malformed_one_are_written(students):
+    out = []
+    lines = ['{"src": "police arrested two men"}\n', '{"src": "heavy rain"}\n', "{oops\n", '{"src": "x"}\n']
+    with pytest.raises(MalformedInputError, match="<stdin>:3: invalid JSON"):
+        rewrite_stream(students["torch"], lines, out.append, task="paraphrase", max_new_tokens=4)
+    assert [json.loads(x)["src"] for x in out] == ["police arrested two men", "heavy rain"]
