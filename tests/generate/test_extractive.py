@@ -84,8 +84,7 @@ def test_first_word_with_or_without_a_space(tokenizer):
 def test_a_started_word_must_be_finished(tokenizer):
     limit = Extractive.for_text(tokenizer, "announced flooding", frozenset({EOS}))
     ids = tokenizer(" announced", add_special_tokens=False)["input_ids"]
-    if len(ids) < 2:
-        pytest.skip("the tiny tokenizer writes ' announced' as one token")
+    assert len(ids) >= 2  # the tiny tokenizer (trained on fixed words) writes ' announced' in 6 pieces
     state = limit.advance(limit.initial(), ids[0])
     rest = " announced"[len(tokenizer.decode([ids[0]])):]
     allowed = limit.allowed(state, 1).tolist()
