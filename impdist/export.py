@@ -10,7 +10,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
+from impdist import graph_passes
 
 ONNX_FILE = "model.onnx"
 # Files the ONNX directories carry beside the graph, so they are self-contained for loading.
@@ -68,63 +68,24 @@ def export_onnx(src: Path, out: Path, *, trust_remote_code: bool = False) -> Non
     with _quiet():
         main_export(str(src), out, task="text-generation-with-past", do_validation=False,
                     trust_remote_code=trust_remote_code, local_files_only=True)
-    _fold_constant_transposes(out / ONNX_FILE)
-    _logits_at_positions(out / ONNX_FILE)
     for name in _SIDE_FILES:  # the exporter copies most of these; make sure all that exist are here
         if (src / name).exists() and not (out / name).exists():
             shutil.copy2(src / name, out / name)
+    optimize_graph(out)
 
 
-def _fold_constant_transposes(path: Path) -> None:
-    """Replace Transpose(initializer) by a transposed initializer.
+def optimize_graph(folder: Path) -> dict[str, int]:
+    """Apply impdist.graph_passes to folder's model.onnx, in place; what each pass changed."""
+    import json
 
-    Tied embeddings export as lm_head = MatMul(h, Transpose(embed)); the quantizers only touch a
-    MatMul whose weight is a constant, so without this the largest matrix stays fp32.
-    """
     import onnx
-    from onnx import numpy_helper
 
+    path = folder / ONNX_FILE
     model = onnx.load(str(path))
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    for node in list(graph.node):
-        if node.op_type != "Transpose" or node.input[0] not in inits:
-            continue
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        array = numpy_helper.to_array(inits[node.input[0]])
-        folded = np.ascontiguousarray(np.transpose(array, perm))
-        graph.initializer.append(numpy_helper.from_array(folded, node.output[0]))
-        graph.node.remove(node)
+    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    changed = graph_passes.apply_all(model, config)
     save_onnx(model, path)
-
-
-LOGITS_POSITIONS = "logits_positions"
-
-
-def _logits_at_positions(path: Path) -> None:
-    """Compute logits only at the sequence positions in `logits_positions` (default [-1], the last).
-
-    A prefill needs the last position's logits only; the lm_head over every prompt token was a
-    fifth of its multiply-adds and wrote B x T x V floats. The positions are an initializer that is
-    also a graph input, so a caller may override it (log-likelihoods pass every position) while
-    plain optimum/onnxruntime, which do not feed it, get the last position: all generate() reads.
-    """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(path))
-    graph = model.graph
-    head = next(n for n in graph.node if "logits" in n.output)
-    hidden = head.input[0]
-    graph.initializer.append(numpy_helper.from_array(np.array([-1], dtype=np.int64), LOGITS_POSITIONS))
-    graph.input.append(helper.make_tensor_value_info(LOGITS_POSITIONS, TensorProto.INT64, ["logits_positions"]))
-    picked = hidden + "_at_logits_positions"
-    graph.node.insert(list(graph.node).index(head),
-                      helper.make_node("Gather", [hidden, LOGITS_POSITIONS], [picked], axis=1, name="logits_positions"))
-    head.input[0] = picked
-    logits = next(o for o in graph.output if o.name == "logits")
-    logits.type.tensor_type.shape.dim[1].dim_param = "logits_positions"
-    save_onnx(model, path)
+    return changed
 
 
 def save_onnx(model, path: Path) -> None:
@@ -149,10 +110,14 @@ def save_onnx(model, path: Path) -> None:
 #     quantized per block to int8, VNNI dot products), every MatMul incl. lm_head: LL 0.1-0.3%,
 #     447-468 / 85 tok/s. Block 128: LL 0.4%, about as fast. accuracy_level 0 (fp32 compute on
 #     dequantized weights): 27 tok/s, unusable. fp32 for reference: 375 / 40 tok/s.
-# So int8 = MatMulNBits(8 bits, block 32, symmetric, accuracy_level 4): the best LL, as fast as the
-# best quantize_dynamic variant at batch 16 and 20% faster at batch 1, and no fp32 MatMul left.
+# So int8 = MatMulNBits(8 bits, symmetric, accuracy_level 4): the best LL, as fast as the best
+# quantize_dynamic variant at batch 16 and 20% faster at batch 1, and no fp32 MatMul left.
+# Block size, re-measured on the make-run student after graph_passes (96 MRPC sentences, batch 32,
+# the variants interleaved in one process, best of 5): blocks of 128 decode 14-16% faster than
+# blocks of 32 (fewer per-block int32 -> float rescalings in the VNNI kernel), 256 no faster;
+# 4-bit weights were slower than 8-bit at both sizes. Its iBLEU: bench/bench_student.py.
 # Gather (the embedding) stays fp32: a step reads B rows of it, so int8 would save disk, not time.
-INT8_SCHEME = {"method": "matmulnbits", "bits": 8, "block_size": 32, "symmetric": True, "accuracy_level": 4}
+INT8_SCHEME = {"method": "matmulnbits", "bits": 8, "block_size": 128, "symmetric": True, "accuracy_level": 4}
 
 
 def quantize_int8(src: Path, out: Path) -> None:

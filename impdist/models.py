@@ -25,7 +25,8 @@ __all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_di
 
 # Bumped when a builder in impdist.export changes what it writes, so old cache entries are not reused.
 _FORMAT = 1
-_ONNX_FORMAT = 2  # ONNX graphs; 2: logits only at the positions asked for (export._logits_at_positions)
+_ONNX_FORMAT = 3  # ONNX graphs; 2: logits only at the positions asked for; 3: grouped-query attention
+# without the cache copies (both impdist.graph_passes)
 
 
 @dataclass(frozen=True)

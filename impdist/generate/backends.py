@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from impdist.errors import ImpdistError
-from impdist.export import LOGITS_POSITIONS
+from impdist.graph_passes import LOGITS_POSITIONS
 from impdist.generate.backend import DecoderBackend
 
 __all__ = ["BackendError", "TorchBackend", "OnnxBackend", "make_backend", "positions_from_mask",
@@ -202,7 +202,7 @@ class OnnxBackend:
 
     def _run(self, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray, past: list, all_logits: bool = False) -> list:
         """One forward; logits of the last position only, unless all_logits (on a graph that can
-        choose, see impdist.export._logits_at_positions; older graphs give every position)."""
+        choose, see impdist.graph_passes.logits_at_positions; older graphs give every position)."""
         binding = self.session.io_binding()
         if all_logits and self._choose_positions:
             binding.bind_ortvalue_input(LOGITS_POSITIONS, self._ortvalue(np.arange(ids.shape[1], dtype=np.int64)))
