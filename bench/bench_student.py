@@ -7,9 +7,9 @@ Every backend paraphrases the same MRPC dev sentences (the first --sentences of
 model.generate, which keeps finished rows in the batch until the last one ends):
 at batch 32 over all of them (sentences/s, and the iBLEU of the outputs: 0.7 * BLEU(out, refs) -
 0.3 * BLEU(out, src), corpus BLEU via impdist.kernels.corpus_bleu), and at batch 1 over the first
---batch1-sentences. Best of --repeat timed runs. Prints a table, then one JSON line per row: peer = transformers'
-generate (torch fp32) at the same batch size; `vs_torch_loop` is the ratio to impdist's own loop
-on torch fp32.
+--batch1-sentences. Best of --repeat timed runs, the backends taking turns. Prints a table, then
+one JSON line per row: peer = transformers' generate (torch fp32) at the same batch size;
+`vs_torch_loop` is the ratio to impdist's own loop on torch fp32.
 
 The student is a folder `impdist train` wrote (--model); its ONNX graphs are exported into the
 impdist cache on first use (about a minute for SmolLM2-135M), outside the timings.
@@ -71,13 +71,19 @@ class TransformersGenerate:
         return outputs
 
 
-def timed(student, texts: list[str], batch: int, repeat: int) -> tuple[float, list[str]]:
-    """(best seconds of `repeat` runs, outputs) of paraphrasing texts at this batch size."""
-    best, outputs = float("inf"), []
+def timed_round_robin(students: dict, texts: list[str], batch: int, repeat: int) -> tuple[dict, dict]:
+    """Best seconds of `repeat` runs of each student over texts at this batch size, and its outputs.
+
+    The students take turns, one run each per round, so a slow spell of a shared machine (this
+    one's speed drifts by a quarter from minute to minute) lands on every row alike instead of
+    on whichever ran during it."""
+    best = {name: float("inf") for name in students}
+    outputs: dict[str, list[str]] = {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        outputs = student.paraphrase(texts, batch_size=batch)
-        best = min(best, time.perf_counter() - start)
+        for name, student in students.items():
+            start = time.perf_counter()
+            outputs[name] = student.paraphrase(texts, batch_size=batch)
+            best[name] = min(best[name], time.perf_counter() - start)
     return best, outputs
 
 
@@ -97,22 +103,25 @@ def main() -> None:
     print(f"student {args.model}; {len(srcs)} MRPC dev sentences at batch {args.batch}, "
           f"{args.batch1_sentences} at batch 1", flush=True)
 
-    results: dict[str, dict] = {}
+    students, load_s = {}, {}
     for name in names:
         start = time.perf_counter()
-        student = (TransformersGenerate(args.model, args.threads) if name == PEER
-                   else Paraphraser.load(args.model, backend=name, threads=args.threads))
-        student.paraphrase(srcs[:4], batch_size=4)  # warm-up: allocator, thread pool, newline ids
-        load_s = time.perf_counter() - start
-        big_s, outputs = timed(student, srcs, args.batch, args.repeat)
-        one_s, _ = timed(student, srcs[: args.batch1_sentences], 1, args.repeat)
+        students[name] = (TransformersGenerate(args.model, args.threads) if name == PEER
+                          else Paraphraser.load(args.model, backend=name, threads=args.threads))
+        students[name].paraphrase(srcs[:4], batch_size=4)  # warm-up: allocator, thread pool, newline ids
+        load_s[name] = time.perf_counter() - start
+    big_s, big_out = timed_round_robin(students, srcs, args.batch, args.repeat)
+    one_s, _ = timed_round_robin(students, srcs[: args.batch1_sentences], 1, args.repeat)
+    results: dict[str, dict] = {}
+    for name, student in students.items():
+        outputs = big_out[name]
         tokens = sum(len(student.tokenizer(o, add_special_tokens=False)["input_ids"]) + 1 for o in outputs)
-        results[name] = {"load_s": load_s, args.batch: len(srcs) / big_s, 1: args.batch1_sentences / one_s,
-                         "quality": ibleu(outputs, refs, srcs), "tok_s": tokens / big_s, "outputs": outputs}
+        results[name] = {"load_s": load_s[name], args.batch: len(srcs) / big_s[name],
+                         1: args.batch1_sentences / one_s[name], "quality": ibleu(outputs, refs, srcs),
+                         "tok_s": tokens / big_s[name], "outputs": outputs}
         q = results[name]["quality"]
-        print(f"  {name}: ready in {load_s:.1f} s; iBLEU {q['ibleu']:.2f} (BLEU {q['bleu']:.2f}, self-BLEU "
+        print(f"  {name}: ready in {load_s[name]:.1f} s; iBLEU {q['ibleu']:.2f} (BLEU {q['bleu']:.2f}, self-BLEU "
               f"{q['self_bleu']:.2f}); e.g. {srcs[0]!r} -> {outputs[0]!r}", flush=True)
-        del student
 
     peer, loop = results[PEER], results.get("torch")
     if loop:
