@@ -34,9 +34,8 @@ def fold_constant_transposes(model) -> int:
     for node in list(graph.node):
         if node.op_type != "Transpose" or node.input[0] not in inits:
             continue
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
         array = numpy_helper.to_array(inits[node.input[0]])
-        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(np.transpose(array, perm)),
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(np.transpose(array, _perm(node))),
                                                          node.output[0]))
         graph.node.remove(node)
         folded += 1
@@ -124,11 +123,10 @@ def _rewire_layer(graph, key: str, value: str, scale: str, scores, probs_matmul,
     from onnx import helper, numpy_helper
 
     prefix = key.replace(".", "_") + "_grouped"
-    hd = prefix + "_shape_"
 
     def shape(name: str, dims: list[int]) -> str:
-        graph.initializer.append(numpy_helper.from_array(np.array(dims, dtype=np.int64), hd + name))
-        return hd + name
+        graph.initializer.append(numpy_helper.from_array(np.array(dims, dtype=np.int64), f"{prefix}_shape_{name}"))
+        return f"{prefix}_shape_{name}"
 
     grouped, per_head = shape("grouped", [0, kv_heads, -1, 0]), shape("heads", [0, heads, -1, 0])
     q = scores.input[0]
