@@ -143,14 +143,15 @@ def _rewire_layer(graph, key: str, value: str, scale: str, scores, probs_matmul,
     for n, node in enumerate(new):
         node.name = f"{prefix}/{n}_{node.op_type}"
     # In topological order: the score nodes where the scores were made, the rest where P @ V was.
-    nodes = list(graph.node)
-    at = nodes.index(scores)
-    graph.node.remove(scores)
-    for k, node in enumerate(new[:5]):
-        graph.node.insert(at + k, node)
-    at = list(graph.node).index(probs_matmul)
-    graph.node.remove(probs_matmul)
-    for k, node in enumerate(new[5:]):
+    _replace_node(graph, scores, new[:5])
+    _replace_node(graph, probs_matmul, new[5:])
+
+
+def _replace_node(graph, old, new: list) -> None:
+    """Put the nodes `new`, in order, where `old` stood in the graph's node list."""
+    at = list(graph.node).index(old)
+    graph.node.remove(old)
+    for k, node in enumerate(new):
         graph.node.insert(at + k, node)
 
 
