@@ -322,8 +322,9 @@ def _rewrite_command(task: str):
     @click.option("--exemplar", default=None, help="A sentence whose syntax the output should follow.")
     @click.option("--extractive", is_flag=True, help="Only delete words: the output keeps words of its source, in order.")
     @click.option("--sample", is_flag=True, default=None, help="Sample (top-p) instead of greedy decoding.")
-    @click.option("--temperature", default=0.7, show_default=True)
-    @click.option("--top-p", default=0.9, show_default=True)
+    @click.option("--temperature", default=None, type=float,
+                  help="Sampling temperature (default 0.7; 1.0 for --best-of's samples).")
+    @click.option("--top-p", default=None, type=float, help="Nucleus mass (default 0.9; 0.95 for --best-of's samples).")
     @click.option("--seed", default=0, show_default=True)
     @click.option("--batch-size", default=32, show_default=True)
     @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
@@ -339,6 +340,12 @@ def _rewrite_command(task: str):
                            where="<stdin>" if source == "-" else source, **options)
 
     command.__doc__ = f"{'Paraphrase' if task == 'paraphrase' else 'Summarize'} sentences with a student."
+    if task == "summary":
+        command = click.option("--embedder", default="minilm-l6", show_default=True,
+                               help="Sentence embeddings that --best-of compares with.")(command)
+        command = click.option("--best-of", default=1, show_default=True,
+                               help="Return the most informative of the greedy summary and N-1 samples "
+                                    "(the most meaning for its length).")(command)
     return command
 
 
@@ -370,11 +377,13 @@ cli.command(name="summarize", help="Summarize sentences with a student: lines or
 @click.option("--diversity", default=None, help="The student's diversity code (a number or a code label).")
 @click.option("--compression", default=None, help="The student's length code (a number or a code label).")
 @click.option("--extractive", is_flag=True, help="Decode the student extractively: it may only delete words.")
+@click.option("--best-of", default=1, show_default=True,
+              help="Summaries: the student's most informative of N (greedy and N-1 samples, compared by --embedder).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of metrics.")
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
 def evaluate_command(model: Path | None, data: str, task: str | None, limit: int | None, baselines: str, teacher: str,
                      backend: str | None, embedder: str, diversity: str | None, compression: str | None,
-                     extractive: bool, as_json: bool, threads: int | None) -> None:
+                     extractive: bool, best_of: int, as_json: bool, threads: int | None) -> None:
     """Score a student and the baselines on a benchmark: iBLEU, BERT-iBLEU, ROUGE, compression, diversity."""
     import json
 
@@ -384,6 +393,8 @@ def evaluate_command(model: Path | None, data: str, task: str | None, limit: int
     controls = {k: v for k, v in (("diversity", diversity), ("compression", compression)) if v is not None}
     if extractive:
         controls["extractive"] = True
+    if best_of != 1:
+        controls.update(best_of=best_of, embedder=embedder)
     result = evaluate(model, data, task=task, limit=limit, baselines=chosen, teacher=teacher, backend=backend,
                       embedder=embedder, controls=controls, threads=threads, quiet=as_json)
     click.echo(json.dumps(result.to_json()) if as_json else str(result))

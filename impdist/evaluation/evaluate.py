@@ -154,6 +154,8 @@ def evaluate(
     results = []
     for name, folder in students:
         name += ", extractive" * bool((controls or {}).get("extractive"))
+        best_of = (controls or {}).get("best_of", 1)
+        name += f", best of {best_of}" * (best_of > 1)
         ident = {"student": dir_identity(folder), "backend": backend, "controls": controls or {}}
         results.append(run(name, ident, lambda folder=folder: _student_outputs(folder, evalset, backend, controls,
                                                                                batch_size, threads)))
@@ -183,11 +185,10 @@ def _teacher(model: str, threads: int | None):
     return PromptedTeacher(model, threads=threads)
 
 
-@lru_cache(maxsize=2)
 def _embedder(model: str, threads: int | None):
-    """BERT-iBLEU's sentence embedder, loaded once, and only when a system is scored (cached results need none)."""
-    from impdist.filters.embed import Embedder
-    return Embedder(model, threads=threads)
+    """BERT-iBLEU's sentence embedder, loaded only when a system is scored (cached results need none)."""
+    from impdist.filters.embed import load_embedder
+    return load_embedder(model, threads=threads)
 
 
 def _student_outputs(folder: Path, evalset: EvalSet, backend: str | None, controls: dict | None, batch_size: int,

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from impdist.filters import dedup
+from impdist.filters.informativeness import informativeness
 from impdist.filters.pairs import check_task
 
 # Reasons, in chain order (the funnel and the card list them in this order).
@@ -151,7 +152,8 @@ def decide(records: Sequence[dict], cfg: FilterConfig, judge_threshold: float,
     drop(_at(idx, n, dedup.exact_duplicates(srcs, tgts, symmetric=cfg.task == "paraphrase")), EXACT_DUPLICATE)
     if cfg.entailment_graph:
         idx = np.flatnonzero(alive)
-        drop(_at(idx, n, ~_graph_keep(records, idx, scores["rougeL"])), GRAPH_DUPLICATE)
+        drop(_at(idx, n, ~_graph_keep(records, idx, _graph_cost(records, cfg.task, scores["rougeL"]))),
+             GRAPH_DUPLICATE)
     if cfg.near_duplicate is not None:
         idx = np.flatnonzero(alive)
         texts = [(records[i]["src"], records[i]["tgt"]) for i in idx]
@@ -170,9 +172,21 @@ def _at(idx: np.ndarray, n: int, sub_mask: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _graph_keep(records: Sequence[dict], idx: np.ndarray, rouge_l: np.ndarray) -> np.ndarray:
+def _graph_cost(records: Sequence[dict], task: str, rouge_l: np.ndarray) -> np.ndarray:
+    """What the graph step minimises per component. Paraphrase: overlap (ROUGE-L), for the most
+    reworded pair. Summary: minus informativeness, for the summary that keeps the most meaning
+    for its length; overlap would pick the shortest, whatever it lost. A summary record scored
+    before similarities were stored counts as the least informative."""
+    if task == "paraphrase":
+        return rouge_l
+    similarity = score_arrays(records, ("similarity",))["similarity"]
+    compression = score_arrays(records, ("compression",))["compression"]
+    return np.nan_to_num(-informativeness(similarity, compression), nan=np.inf)
+
+
+def _graph_keep(records: Sequence[dict], idx: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """The paper's entailment-graph grouping: sentences are nodes, surviving pairs are edges;
-    keep the least-overlapping pair (lowest ROUGE-L) of each connected component."""
+    keep the lowest-cost pair of each connected component (see _graph_cost)."""
     node: dict[tuple[str, int], int] = {}
     a = np.empty(len(idx), dtype=np.int64)
     b = np.empty(len(idx), dtype=np.int64)
@@ -180,4 +194,4 @@ def _graph_keep(records: Sequence[dict], idx: np.ndarray, rouge_l: np.ndarray) -
         r = records[i]
         a[k] = node.setdefault((r["context_id"], r["src_sid"]), len(node))
         b[k] = node.setdefault((r["context_id"], r["tgt_sid"]), len(node))
-    return dedup.component_representatives(a, b, rouge_l[idx])
+    return dedup.component_representatives(a, b, cost[idx])

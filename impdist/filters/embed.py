@@ -8,6 +8,7 @@ Also home of the two helpers every encoder in impdist.filters shares: length-sor
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,7 +17,7 @@ import numpy as np
 from impdist.errors import ImpdistError
 from impdist.models import embedding_model_dir
 
-__all__ = ["Embedder", "length_batches", "set_threads"]
+__all__ = ["Embedder", "length_batches", "load_embedder", "set_threads"]
 
 DEFAULT_MAX_LENGTH = 256  # tokens; sentence-transformers' max_seq_length for MiniLM, when unstated
 _POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")  # ST's order
@@ -37,6 +38,12 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarr
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
     for start in range(0, len(order), batch_size):
         yield order[start:start + batch_size]
+
+
+@lru_cache(maxsize=2)
+def load_embedder(model: str = "minilm-l6", device: str = "cpu", threads: int | None = None) -> Embedder:
+    """The Embedder of (model, device), loaded once per process and shared by its users."""
+    return Embedder(model, device=device, threads=threads)
 
 
 class Embedder:

@@ -2,7 +2,8 @@
 
 scored (map, resumable per shard): pair each context group, compute the lexical scores of
     every pair, run the judge on the pairs that pass the cheap filters (on all pairs with
-    `judge_all`), and store a pair embedding for semantic dedup. Models run only here.
+    `judge_all`), and store a pair embedding for semantic dedup and the source-target
+    similarity (which summary of a source the graph step keeps). Models run only here.
 dataset (reduce): the chain's decisions over all stored scores (impdist/filters/chain.py),
     written as `kept-*` and `rejected-*` shards plus the dataset card. `rethreshold=True`
     re-runs only this stage, from the stored scores, without loading any model.
@@ -22,6 +23,7 @@ import numpy as np
 from impdist.errors import ImpdistError, MalformedInputError
 from impdist.filters import card, chain
 from impdist.filters.chain import FilterConfig
+from impdist.filters.embed import load_embedder as _load_embedder  # one per process; tests swap it
 from impdist.filters.pairs import check_task, make_pairs
 from impdist.io import StageDir, fingerprint, latest_stage, open_stage, read_jsonl_numbered, run_shards
 from impdist.io._atomic import write_bytes_atomic
@@ -29,6 +31,7 @@ from impdist.io._atomic import write_bytes_atomic
 GROUPS_PER_SHARD = 64    # context groups per scored shard (a few hundred pairs)
 ROWS_PER_SHARD = 50_000  # rows per kept / rejected shard of the dataset stage
 JUDGE_FILE = "judge.json"  # beside the scored shards: the judge's spec and default threshold
+SCORES_VERSION = 2  # what a scored record holds; 2 added the source-target similarity
 
 
 @dataclass
@@ -96,12 +99,6 @@ def _load_judge(spec: str, device: str, batch_size: int, threads: int | None):
     return load_judge(spec, device=device, batch_size=batch_size, threads=threads)
 
 
-@lru_cache(maxsize=2)
-def _load_embedder(model: str, device: str, threads: int | None):
-    from impdist.filters.embed import Embedder
-    return Embedder(model, device=device, threads=threads)
-
-
 def encode_vector(v: np.ndarray) -> str:
     """A float vector as base64 float16: a JSONL-friendly 2 bytes per dimension."""
     return base64.b64encode(np.asarray(v, dtype="<f2").tobytes()).decode("ascii")
@@ -111,14 +108,15 @@ def decode_vector(s: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), dtype="<f2").astype(np.float32)
 
 
-def _pair_embeddings(embedder, records: list[dict]) -> np.ndarray:
-    """normalize(e(src) + e(tgt)) of non-empty `records`: the same for (a, b) and (b, a); each
-    sentence embedded once."""
+def _pair_embeddings(embedder, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """normalize(e(src) + e(tgt)) of non-empty `records` (the same for (a, b) and (b, a)), and
+    cos(e(src), e(tgt)); each sentence embedded once."""
     sents = list(dict.fromkeys(s for r in records for s in (r["src"], r["tgt"])))
     vec = dict(zip(sents, embedder.embed(sents)))
     pairs = np.stack([vec[r["src"]] + vec[r["tgt"]] for r in records])
+    similarity = np.array([float(vec[r["src"]] @ vec[r["tgt"]]) for r in records])
     norms = np.linalg.norm(pairs, axis=1, keepdims=True)
-    return pairs / np.maximum(norms, 1e-12)
+    return pairs / np.maximum(norms, 1e-12), similarity
 
 
 def scored_shard(payload: dict) -> Iterator[dict]:
@@ -149,9 +147,10 @@ def scored_shard(payload: dict) -> Iterator[dict]:
         bwd = None
         if task == "paraphrase":
             bwd = fwd if judge.symmetric else judge.score([r["tgt"] for r in sub], [r["src"] for r in sub])
-        emb = _pair_embeddings(_load_embedder(payload["embedder"], payload["device"], threads), sub)
+        emb, similarity = _pair_embeddings(_load_embedder(payload["embedder"], payload["device"], threads), sub)
         for k, r in enumerate(sub):
             r["scores"]["judge_fwd"] = float(fwd[k])
+            r["scores"]["similarity"] = float(similarity[k])
             if bwd is not None:
                 r["scores"]["judge_bwd"] = float(bwd[k])
             r["emb"] = encode_vector(emb[k])
@@ -166,7 +165,7 @@ def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judg
                                    if k in ("task", "min_len_ratio", "max_len_ratio", "max_compression",
                                             "max_rouge_l", "numbers")}
     config = {"stage": "scored", "task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate,
-              "embedder": embedder}
+              "embedder": embedder, "scores": SCORES_VERSION}
     stage = open_stage(out, "scored", config, inputs={"candidates": source_fp}, fmt=fmt)
     common = {"task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate, "embedder": embedder,
               "device": device, "batch_size": batch_size, "threads": threads}

@@ -29,6 +29,7 @@ class Sampling:
     threads: int | None = None
     batch_size: int = 32
     seed: int = 0
+    extractive: bool = False  # deletions of the source only (impdist.generate.extractive)
 
 
 @lru_cache(maxsize=2)
@@ -58,7 +59,7 @@ def rewrites_shard(payload: dict) -> Iterator[dict]:
     # One seed per shard: the i-th source of every shard must not share its random streams.
     outs = rewriter.generate([x["src"] for x in sources], task=payload["task"], n=s.samples, sample=True,
                              temperature=s.temperature, top_p=s.top_p, seed=s.seed * 1_000_003 + payload["first"],
-                             batch_size=s.batch_size)
+                             batch_size=s.batch_size, extractive=s.extractive)
     for x, samples in zip(sources, outs):
         cands = [c for c in dict.fromkeys(samples) if c.strip() and c.strip() != x["src"].strip()]
         yield {"context_id": x["context_id"], "y_orig": x["src"], "candidates": cands, "round": payload["round"],

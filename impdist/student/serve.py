@@ -25,6 +25,11 @@ from impdist.student.errors import StudentError, TextTooLongError
 from impdist.student.meta import prompt_format, read_meta
 
 MAX_NEW_TOKENS = 256  # most tokens of one output, whatever the input
+# Sampling when none is asked for: (temperature, top_p) of plain sampling, and of the candidates
+# best_of chooses from, which gain from variety: on held-out Google items (250-449) the best of
+# 16 extractive summaries scored ROUGE-L 68.6 sampled at 1.0 / 0.95 and 65.6 at 0.7 / 0.9.
+SAMPLING = (0.7, 0.9)
+BEST_OF_SAMPLING = (1.0, 0.95)
 
 
 class Paraphraser:
@@ -87,24 +92,36 @@ class Paraphraser:
         exemplar: str | None = None,
         extractive: bool = False,
         sample: bool | None = None,
-        temperature: float = 0.7,
-        top_p: float = 0.9,
+        temperature: float | None = None,
+        top_p: float | None = None,
         seed: int = 0,
         batch_size: int = 32,
         max_new_tokens: int | None = None,
+        best_of: int = 1,
+        embedder: str = "minilm-l6",
     ) -> list[list[str]]:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
         (top-p, temperature) otherwise, each output with its own random stream, so results do not
-        depend on batch_size. extractive=True keeps each output a deletion of its text: whole
-        words of it, in order (impdist.generate.extractive)."""
+        depend on batch_size; temperature and top_p default to SAMPLING. extractive=True keeps each output a deletion of its text: whole
+        words of it, in order (impdist.generate.extractive). best_of > 1 (summaries, n == 1):
+        the greedy summary and best_of - 1 samples compete, and the one that keeps the most
+        meaning for its length under `embedder` is returned (impdist.filters.informativeness);
+        the samples default to BEST_OF_SAMPLING."""
         texts = check_texts(texts)
-        if n < 1 or batch_size < 1:
-            raise StudentError(f"n and batch_size must be >= 1, got n={n}, batch_size={batch_size}")
+        if n < 1 or batch_size < 1 or best_of < 1:
+            raise StudentError(f"n, batch_size and best_of must be >= 1, got n={n}, batch_size={batch_size}, "
+                               f"best_of={best_of}")
+        if best_of > 1:
+            return self._best_of(texts, best_of, embedder, task=task, n=n, compression=compression,
+                                 diversity=diversity, exemplar=exemplar, extractive=extractive, sample=sample,
+                                 temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size,
+                                 max_new_tokens=max_new_tokens)
         greedy = (n == 1) if sample is None else not sample
         if greedy and n > 1:
             raise StudentError(f"n={n} greedy outputs would all be the same; pass sample=True")
         try:
-            cfg = SamplingConfig(temperature=temperature, top_p=top_p, greedy=greedy)
+            cfg = SamplingConfig(temperature=SAMPLING[0] if temperature is None else temperature,
+                                 top_p=SAMPLING[1] if top_p is None else top_p, greedy=greedy)
         except ValueError as e:
             raise StudentError(str(e)) from None
         controls = self.format.request(task, compression=compression, diversity=diversity, exemplar=exemplar)
@@ -120,6 +137,22 @@ class Paraphraser:
             stop=lambda st: st.generated[-1] in newlines)
         outputs = [self.tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip() for ids in generated]
         return [outputs[i * n : (i + 1) * n] for i in range(len(texts))]
+
+    def _best_of(self, texts: list[str], best_of: int, embedder: str, *, task: str, n: int, sample: bool | None,
+                 temperature: float | None, top_p: float | None, **options) -> list[list[str]]:
+        """generate(best_of=...): the most informative of the greedy output and best_of - 1 samples."""
+        from impdist.filters.embed import load_embedder
+        from impdist.filters.informativeness import most_informative
+
+        if task != "summary" or n != 1 or sample:
+            raise StudentError("best_of chooses one summary per text: it needs task='summary', n=1 and no sample=True "
+                               f"(got task={task!r}, n={n}, sample={sample})")
+        greedy = self.generate(texts, task=task, **options)
+        samples = self.generate(texts, task=task, n=best_of - 1, sample=True, **options,
+                                temperature=BEST_OF_SAMPLING[0] if temperature is None else temperature,
+                                top_p=BEST_OF_SAMPLING[1] if top_p is None else top_p)
+        picked = most_informative(load_embedder(embedder), texts, [g + s for g, s in zip(greedy, samples)])
+        return [[p] for p in picked]
 
     def _check_lengths(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | None) -> None:
         """Every prompt and its output must fit the model's positions (a 1 MB line would not)."""
@@ -145,7 +178,8 @@ class Paraphraser:
                   diversity: float | str | None = None, exemplar: str | None = None, extractive: bool = False,
                   **options) -> list[str] | list[list[str]]:
         """Sentence summaries (compressions); extractive=True only deletes words (the form of the
-        Google, broadcast and BNC compression sets); other arguments as for `paraphrase`."""
+        Google, broadcast and BNC compression sets); best_of=N returns the most informative of N
+        (see `generate`); other arguments as for `paraphrase`."""
         out = self.generate(texts, task="summary", n=n, diversity=diversity, compression=compression,
                             exemplar=exemplar, extractive=extractive, **options)
         return [o[0] for o in out] if n == 1 else out

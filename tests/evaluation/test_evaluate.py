@@ -81,3 +81,13 @@ def test_cli_json_prints_one_object(trained, evalset):
     assert result.exit_code == 0, result.output
     got = json.loads(result.output.strip().splitlines()[-1])
     assert got["set"] == "set.jsonl" and set(got["systems"]) == {"student", "copy-the-input"}
+
+
+def test_a_best_of_student_is_named_by_it_and_matched_by_truncation(trained, evalset, monkeypatch):
+    from tests.student.test_serve import WordsEmbedder
+
+    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    ev = evaluate(trained, evalset, task="summary", baselines=["truncate"], backend="torch", threads=1,
+                  controls={"extractive": True, "best_of": 3})
+    assert ev.systems[0].system == "student, extractive, best of 3"
+    assert ev.systems[1].system == f"first {round(ev.systems[0].metrics['words'])} words"

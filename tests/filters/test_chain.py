@@ -104,3 +104,18 @@ def test_empty_input_and_bad_config():
         FilterConfig(task="translate")
     with pytest.raises(ValueError, match="near_duplicate"):
         FilterConfig(near_duplicate=1.5)
+
+
+def test_summary_graph_keeps_the_most_informative_summary_not_the_shortest():
+    src = "The city council of Springfield approved the new budget for the coming year on Tuesday evening."
+    tiny = "The council approved."
+    good = "The council of Springfield approved the new budget."
+    unscored = "Springfield approved the new budget for the coming year."
+    records = [rec(0, src, tiny, judge_bwd=None, rougeL=0.2, similarity=0.5),
+               rec(1, src, good, judge_bwd=None, rougeL=0.5, similarity=0.9),
+               rec(2, src, unscored, judge_bwd=None, rougeL=0.5)]
+    d = decide(records, FilterConfig(task="summary", near_duplicate=None), 0.5)
+    assert d.reasons == [chain.GRAPH_DUPLICATE, "", chain.GRAPH_DUPLICATE]
+    # Paraphrase keeps its rule: the least overlap.
+    both_ways = [{**r, "scores": {**r["scores"], "judge_bwd": 0.9}} for r in records]
+    assert decide(both_ways, FilterConfig(near_duplicate=None, min_len_ratio=0.1), 0.5).reasons[0] == ""

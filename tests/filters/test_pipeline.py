@@ -82,7 +82,8 @@ def test_filter_writes_kept_and_rejected_with_scores_and_a_card(fakes, candidate
     # One pair per entailment-graph component: the budget sentences of c1, the rain ones of c2.
     assert sorted(r["context_id"] for r in kept) == ["c1", "c2"]
     for r in kept:
-        assert {"compression", "rougeL", "bleu", "numbers_ok", "judge_fwd", "judge_bwd"} <= set(r["scores"])
+        assert {"compression", "rougeL", "bleu", "numbers_ok", "judge_fwd", "judge_bwd",
+                "similarity"} <= set(r["scores"])
         assert "emb" not in r and "reason" not in r
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert "graph_duplicate" in reasons.values()

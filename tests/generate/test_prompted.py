@@ -89,3 +89,19 @@ def test_extractive_replies_only_delete_words(teacher_dir):
     teacher = PromptedTeacher(str(teacher_dir), backend="torch", threads=1)
     replies = teacher.generate(SOURCES, task="summary", n=3, sample=True, seed=2, extractive=True)
     assert all(is_deletion(r, s) for s, rs in zip(SOURCES, replies) for r in rs), replies
+
+
+def test_an_extractive_rewrites_stage_samples_deletions(teacher_dir, tmp_path):
+    from impdist.generate import rewrites
+    from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
+    from impdist.io import StageDir
+    from tests.generate.test_extractive import is_deletion
+
+    rewrites.load_rewriter.cache_clear()
+    sources = [{"src": s, "context_id": f"c{i}"} for i, s in enumerate(SOURCES)]
+    sampling = Sampling(samples=3, backend="torch", threads=1, extractive=True)
+    stage = sample_rewrites(tmp_path, PROMPTED + str(teacher_dir), sources, "summary", sampling,
+                            inputs={"test": 1}, quiet=True)
+    rows = list(StageDir(stage.path).iter_rows())
+    assert stage.manifest["config"]["sampling"]["extractive"] is True
+    assert all(is_deletion(c, r["y_orig"]) for r in rows for c in r["candidates"]), rows

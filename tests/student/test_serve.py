@@ -12,7 +12,7 @@ import impdist
 from impdist.cli import cli
 from impdist.errors import MalformedInputError
 from impdist.student.errors import NotAStudentError, StudentError
-from impdist.student.serve import Paraphraser, rewrite_stream
+from impdist.student.serve import BEST_OF_SAMPLING, Paraphraser, rewrite_stream
 
 TEXTS = ["the city council voted on tuesday", "police arrested two men", "heavy rain caused flooding across region",
          "shares of company fell sharply after scientists announced"]
@@ -132,3 +132,45 @@ def test_lines_before_a_malformed_one_are_written(students):
     with pytest.raises(MalformedInputError, match="<stdin>:3: invalid JSON"):
         rewrite_stream(students["torch"], lines, out.append, task="paraphrase", max_new_tokens=4)
     assert [json.loads(x)["src"] for x in out] == ["police arrested two men", "heavy rain"]
+
+
+class WordsEmbedder:
+    """Bag-of-words unit vectors: the cosine grows with the source words a deletion keeps."""
+
+    def embed(self, texts):
+        import numpy as np
+
+        vocab = sorted({w for t in TEXTS for w in t.split()})
+        rows = np.array([[t.split().count(w) for w in vocab] for t in texts], np.float32) + 1e-3
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_best_of_returns_the_most_informative_of_the_greedy_summary_and_samples(students, monkeypatch):
+    from impdist.filters.informativeness import most_informative
+    from tests.generate.test_extractive import is_deletion
+
+    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    student = students["torch"]
+    picked = student.summarize(TEXTS, best_of=4, extractive=True, seed=3)
+    greedy = student.generate(TEXTS, task="summary", extractive=True, seed=3)
+    temperature, top_p = BEST_OF_SAMPLING  # best_of's samples are more varied than plain sampling's
+    samples = student.generate(TEXTS, task="summary", n=3, sample=True, extractive=True, seed=3,
+                               temperature=temperature, top_p=top_p)
+    assert picked == most_informative(WordsEmbedder(), TEXTS, [g + s for g, s in zip(greedy, samples)])
+    assert all(is_deletion(p, t) for p, t in zip(picked, TEXTS))
+    with pytest.raises(StudentError, match="best_of chooses one summary"):
+        student.paraphrase(TEXTS, best_of=4)
+    with pytest.raises(StudentError, match="best_of must be >= 1"):
+        student.summarize(TEXTS, best_of=0)
+
+
+def test_cli_summarize_best_of(trained, monkeypatch):
+    from tests.generate.test_extractive import is_deletion
+
+    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    res = CliRunner().invoke(cli, ["summarize", "--model", str(trained), "--backend", "torch", "--extractive",
+                                   "--best-of", "3"], input=TEXTS[3] + "\n")
+    assert res.exit_code == 0, res.output
+    assert is_deletion(json.loads(res.output)["tgt"], TEXTS[3])
+    res = CliRunner().invoke(cli, ["paraphrase", "--model", str(trained), "--best-of", "3"], input=TEXTS[3] + "\n")
+    assert res.exit_code != 0 and "No such option" in res.output
