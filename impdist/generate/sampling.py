@@ -77,21 +77,29 @@ def _record(state: SequenceState, token: int, ngram: int) -> None:
             state.seen.setdefault(tuple(toks[-ngram:-1]), set()).add(token)
 
 
+_NUCLEUS_HEAD = 64  # the first look of _nucleus: most rows' nucleus is in their top 64
+
+
 def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Ids and probabilities of the smallest most-likely set with mass >= top_p, for one row.
 
     Looks at the top 64, then 1024, then all tokens: most rows never need the full sort.
     """
     vocab = probs.shape[0]
-    for k in (64, 1024, vocab):
+    for k in (_NUCLEUS_HEAD, 1024, vocab):
         k = min(k, vocab)
         top, ids = torch.topk(probs, k)
         cum = torch.cumsum(top, 0)
         if k == vocab or cum[-1] >= top_p:
-            keep = int(torch.searchsorted(cum, torch.tensor(top_p, dtype=cum.dtype)).item()) + 1
-            keep = min(max(keep, 1), k)
-            return ids[:keep], top[:keep]
+            return _cut(ids, top, cum, top_p)
     raise AssertionError("unreachable")
+
+
+def _cut(ids: torch.Tensor, top: torch.Tensor, cum: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The nucleus of one row from its sorted head (ids, probabilities, their running sum)."""
+    keep = int(torch.searchsorted(cum, torch.tensor(top_p, dtype=cum.dtype)).item()) + 1
+    keep = min(max(keep, 1), len(ids))
+    return ids[:keep], top[:keep]
 
 
 def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingConfig) -> np.ndarray:
@@ -117,20 +125,27 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
                 banned = set()
             if banned:
                 x[row, list(banned)] = float("-inf")
-    if constrained:
+    if constrained:  # one mask for the batch: True where a constraint forbids the token
+        banned = torch.zeros(x.shape, dtype=torch.bool)
         for row, st in enumerate(states):
             if st.constraint is not None:
-                keep = torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))
-                kept = x[row, keep]
-                x[row] = float("-inf")
-                x[row, keep] = kept
+                banned[row] = True
+                banned[row, torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))] = False
+        x.masked_fill_(banned, float("-inf"))
     out = np.empty(len(states), dtype=np.int64)
     if cfg.greedy:
         out[:] = torch.argmax(x, dim=1).numpy()
     else:
         probs = torch.softmax(x / cfg.temperature, dim=1)
+        head = _NUCLEUS_HEAD if probs.shape[1] > _NUCLEUS_HEAD else None
+        if head is not None:  # most rows' nucleus lies in their top 64: one topk for the batch
+            top, top_ids = torch.topk(probs, head, dim=1)
+            top_cum = torch.cumsum(top, 1)
         for row, st in enumerate(states):
-            ids, p = _nucleus(probs[row], cfg.top_p)
+            if head is not None and top_cum[row, -1] >= cfg.top_p:
+                ids, p = _cut(top_ids[row], top[row], top_cum[row], cfg.top_p)
+            else:
+                ids, p = _nucleus(probs[row], cfg.top_p)
             cum = torch.cumsum(p, 0).numpy()
             u = st.rng.random() * float(cum[-1])
             out[row] = int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])

@@ -27,7 +27,8 @@ from impdist.student.meta import prompt_format, read_meta
 MAX_NEW_TOKENS = 256  # most tokens of one output, whatever the input
 # Sampling when none is asked for: (temperature, top_p) of plain sampling, and of the candidates
 # best_of chooses from, which gain from variety: on held-out Google items (250-449) the best of
-# 16 extractive summaries scored ROUGE-L 68.6 sampled at 1.0 / 0.95 and 65.6 at 0.7 / 0.9.
+# 16 extractive summaries scored ROUGE-L 68.6 sampled at 1.0 / 0.95 and 65.6 at 0.7 / 0.9 (with
+# the greedy summary among them or not: 68.6 either way).
 SAMPLING = (0.7, 0.9)
 BEST_OF_SAMPLING = (1.0, 0.95)
 
@@ -104,9 +105,9 @@ class Paraphraser:
         (top-p, temperature) otherwise, each output with its own random stream, so results do not
         depend on batch_size; temperature and top_p default to SAMPLING. extractive=True keeps each output a deletion of its text: whole
         words of it, in order (impdist.generate.extractive). best_of > 1 (summaries, n == 1):
-        the greedy summary and best_of - 1 samples compete, and the one that keeps the most
-        meaning for its length under `embedder` is returned (impdist.filters.informativeness);
-        the samples default to BEST_OF_SAMPLING."""
+        best_of samples compete, and the one that keeps the most meaning for its length under
+        `embedder` is returned (impdist.filters.informativeness); they are sampled with
+        BEST_OF_SAMPLING unless temperature or top_p is given."""
         texts = check_texts(texts)
         if n < 1 or batch_size < 1 or best_of < 1:
             raise StudentError(f"n, batch_size and best_of must be >= 1, got n={n}, batch_size={batch_size}, "
@@ -140,18 +141,17 @@ class Paraphraser:
 
     def _best_of(self, texts: list[str], best_of: int, embedder: str, *, task: str, n: int, sample: bool | None,
                  temperature: float | None, top_p: float | None, **options) -> list[list[str]]:
-        """generate(best_of=...): the most informative of the greedy output and best_of - 1 samples."""
+        """generate(best_of=...): the most informative of best_of samples."""
         from impdist.filters.embed import load_embedder
         from impdist.filters.informativeness import most_informative
 
         if task != "summary" or n != 1 or sample:
             raise StudentError("best_of chooses one summary per text: it needs task='summary', n=1 and no sample=True "
                                f"(got task={task!r}, n={n}, sample={sample})")
-        greedy = self.generate(texts, task=task, **options)
-        samples = self.generate(texts, task=task, n=best_of - 1, sample=True, **options,
+        samples = self.generate(texts, task=task, n=best_of, sample=True, **options,
                                 temperature=BEST_OF_SAMPLING[0] if temperature is None else temperature,
                                 top_p=BEST_OF_SAMPLING[1] if top_p is None else top_p)
-        picked = most_informative(load_embedder(embedder), texts, [g + s for g, s in zip(greedy, samples)])
+        picked = most_informative(load_embedder(embedder), texts, samples)
         return [[p] for p in picked]
 
     def _check_lengths(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | None) -> None:

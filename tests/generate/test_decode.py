@@ -119,3 +119,23 @@ def test_fake_backend_log_likelihoods_are_log_probabilities():
     assert ll.shape == (1, 3) and (ll < 0).all()
     logits = be.logits_for(3, 4).astype(np.float64)
     assert ll[0, 1] == pytest.approx(logits[5] - np.log(np.exp(logits).sum()), rel=1e-5)
+
+
+def test_the_batched_nucleus_picks_what_the_row_by_row_nucleus_picks():
+    import torch
+
+    from impdist.generate.sampling import _nucleus, new_state, select_next
+
+    rng = np.random.default_rng(0)
+    vocab, rows, top_p, temperature = 3000, 24, 0.9, 1.0
+    logits = rng.normal(size=(rows, vocab)).astype(np.float32)
+    logits[::3] *= 8.0   # peaked rows: the nucleus lies in the top 64
+    logits[1::3] *= 0.1  # flat rows: it does not, and the full sort is needed
+    states = [new_state([1], seed=5, key=k, ngram=0) for k in range(rows)]
+    got = select_next(logits.copy(), states, SamplingConfig(temperature=temperature, top_p=top_p))
+    probs = torch.softmax(torch.from_numpy(logits) / temperature, dim=1)
+    for row in range(rows):
+        ids, p = _nucleus(probs[row], top_p)
+        cum = torch.cumsum(p, 0).numpy()
+        u = new_state([1], seed=5, key=row, ngram=0).rng.random() * float(cum[-1])
+        assert got[row] == int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])
