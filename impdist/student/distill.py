@@ -2,8 +2,8 @@
 
 Round k: the round k-1 student samples candidates for the dataset's sources (paper: 10
 samples, top-p 0.9, temperature 0.7); the filter chain re-judges them with pairing="source", so
-its entailment-graph step keeps, per source, the passing candidate with the lowest ROUGE-L; the
-pairs kept join the dataset with round = k, and the student is trained again on the grown
+its entailment-graph step keeps, per source, one passing candidate (paraphrase: the lowest
+ROUGE-L; summary: the most informative, impdist.filters.informativeness); the pairs kept join the dataset with round = k, and the student is trained again on the grown
 dataset, starting from its round k-1 weights. Every step is a resumable stage under OUT:
 
     round-0/student/                      the first student (unless one is given)
