@@ -344,8 +344,8 @@ def _rewrite_command(task: str):
         command = click.option("--embedder", default="minilm-l6", show_default=True,
                                help="Sentence embeddings that --best-of compares with.")(command)
         command = click.option("--best-of", default=1, show_default=True,
-                               help="Return the most informative of the greedy summary and N-1 samples "
-                                    "(the most meaning for its length).")(command)
+                               help="Return the most informative of N sampled summaries (the most meaning "
+                                    "for its length).")(command)
     return command
 
 
@@ -378,7 +378,7 @@ cli.command(name="summarize", help="Summarize sentences with a student: lines or
 @click.option("--compression", default=None, help="The student's length code (a number or a code label).")
 @click.option("--extractive", is_flag=True, help="Decode the student extractively: it may only delete words.")
 @click.option("--best-of", default=1, show_default=True,
-              help="Summaries: the student's most informative of N (greedy and N-1 samples, compared by --embedder).")
+              help="Summaries: the student's most informative of N samples (compared by --embedder).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object of metrics.")
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
 def evaluate_command(model: Path | None, data: str, task: str | None, limit: int | None, baselines: str, teacher: str,

@@ -126,12 +126,12 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
             if banned:
                 x[row, list(banned)] = float("-inf")
     if constrained:  # one mask for the batch: True where a constraint forbids the token
-        banned = torch.zeros(x.shape, dtype=torch.bool)
+        forbidden = torch.zeros(x.shape, dtype=torch.bool)
         for row, st in enumerate(states):
             if st.constraint is not None:
-                banned[row] = True
-                banned[row, torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))] = False
-        x.masked_fill_(banned, float("-inf"))
+                forbidden[row] = True
+                forbidden[row, torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))] = False
+        x.masked_fill_(forbidden, float("-inf"))
     out = np.empty(len(states), dtype=np.int64)
     if cfg.greedy:
         out[:] = torch.argmax(x, dim=1).numpy()

@@ -102,9 +102,9 @@ class Paraphraser:
         embedder: str = "minilm-l6",
     ) -> list[list[str]]:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
-        (top-p, temperature) otherwise, each output with its own random stream, so results do not
-        depend on batch_size; temperature and top_p default to SAMPLING. extractive=True keeps each output a deletion of its text: whole
-        words of it, in order (impdist.generate.extractive). best_of > 1 (summaries, n == 1):
+        (top-p, temperature; default SAMPLING) otherwise, each output with its own random stream,
+        so results do not depend on batch_size. extractive=True keeps each output a deletion of
+        its text: whole words of it, in order (impdist.generate.extractive). best_of > 1 (summaries, n == 1):
         best_of samples compete, and the one that keeps the most meaning for its length under
         `embedder` is returned (impdist.filters.informativeness); they are sampled with
         BEST_OF_SAMPLING unless temperature or top_p is given."""
