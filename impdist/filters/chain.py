@@ -179,9 +179,8 @@ def _graph_cost(records: Sequence[dict], task: str, rouge_l: np.ndarray) -> np.n
     before similarities were stored counts as the least informative."""
     if task == "paraphrase":
         return rouge_l
-    similarity = score_arrays(records, ("similarity",))["similarity"]
-    compression = score_arrays(records, ("compression",))["compression"]
-    return np.nan_to_num(-informativeness(similarity, compression), nan=np.inf)
+    scores = score_arrays(records, ("similarity", "compression"))
+    return np.nan_to_num(-informativeness(scores["similarity"], scores["compression"]), nan=np.inf)
 
 
 def _graph_keep(records: Sequence[dict], idx: np.ndarray, cost: np.ndarray) -> np.ndarray:
