@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 from impdist import kernels  # noqa: E402
 from impdist.errors import ImpdistWarning  # noqa: E402
 from impdist.kernels import _core  # noqa: E402
+from impdist.data import resolve  # noqa: E402
 from impdist.kernels.minhash import SCHEMES, permutations  # noqa: E402
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mrpc_dev.jsonl"
+DEFAULT_DATA = "mrpc-dev"  # the shipped MRPC pairs (impdist.data)
 
 
 def replicate(items: list, n: int) -> list:
@@ -58,7 +59,8 @@ def split(prep: Callable[[], object], device: Callable[[object], object], repeat
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MRPC jsonl (src, refs)")
+    ap.add_argument("--data", default=DEFAULT_DATA,
+                    help="JSONL {src, refs}: a file, a named set or hf:REPO[:CONFIG[:SPLIT]] (default: mrpc-dev)")
     ap.add_argument("--pairs", type=int, default=1_000_000, help="pairs for ROUGE-L and BLEU")
     ap.add_argument("--texts", type=int, default=1_000_000, help="texts for MinHash")
     ap.add_argument("--num-perm", type=int, default=128)
@@ -79,7 +81,7 @@ def main() -> int:
         return 2
     from impdist.kernels import _cuda
 
-    with args.data.open(encoding="utf-8") as f:
+    with resolve(args.data, "eval").open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     cands = replicate([r["src"] for r in rows], args.pairs)
     refs = replicate([r["refs"][0] for r in rows], args.pairs)

@@ -1,6 +1,6 @@
 """Every lexical kernel against the library users would otherwise call, same data, one process.
 
-Pairs come from ../shared/data/mrpc_dev.jsonl; self-BLEU and MinHash also run on a synthetic
+Pairs come from the shipped MRPC set (impdist/data/mrpc_dev.jsonl); self-BLEU and MinHash also run on a synthetic
 1,000,000-sentence corpus. Prints a table, then one JSON line per kernel. Outputs are checked
 equal to the peer's on the timed data before any number is reported.
 """

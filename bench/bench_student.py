@@ -1,9 +1,9 @@
 """Student serving speed and quality: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8, and
 the peer a user would otherwise run: transformers' `generate()` on the torch fp32 model.
 
-Every backend paraphrases the same MRPC dev sentences (the first --sentences of
-../shared/data/mrpc_dev.jsonl) through impdist.Paraphraser, i.e. the teacher's decode loop, greedily
-(the peer: the same prompts, batches and stopping rule - a line break or EOS - through
+Every backend paraphrases the same MRPC dev sentences (the first --sentences of the shipped
+mrpc-dev set, impdist/data/mrpc_dev.jsonl) through impdist.Paraphraser, i.e. the teacher's decode
+loop, greedily (the peer: the same prompts, batches and stopping rule - a line break or EOS - through
 model.generate, which keeps finished rows in the batch until the last one ends):
 at batch 32 over all of them (sentences/s, and the iBLEU of the outputs: 0.7 * BLEU(out, refs) -
 0.3 * BLEU(out, src), corpus BLEU via impdist.kernels.corpus_bleu), and at batch 1 over the first

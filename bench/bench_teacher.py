@@ -1,8 +1,8 @@
 """Teacher decode speed and fidelity: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8.
 
 Every backend decodes the same 16 news-dateline prompts (the paper's `CITY, COUNTRY (MEDIA) --`
-contexts from ../shared/data/news_prefix.json), left-padded, greedily, for exactly --new-tokens
-steps (no early stop, so every backend produces the same number of tokens). tokens/s counts the
+contexts from the shipped impdist/data/news_prefix.json), left-padded, greedily, for exactly
+--new-tokens steps (no early stop, so every backend produces the same number of tokens). tokens/s counts the
 decode steps (prefill reported apart); best of --repeat runs. Fidelity: each backend's mean
 log-likelihood of a fixed reference text (the first 8 MRPC sentences, concatenated) and its
 relative difference to torch fp32. Prints a table, then one JSON line per row (peer = torch fp32).

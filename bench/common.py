@@ -2,21 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-DATA_DIR = Path(os.environ.get("IMPDIST_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from impdist.data import SHIPPED, data_file
+
+DATA_DIR = SHIPPED  # the data impdist ships (read_jsonl also honours $IMPDIST_DATA)
 
 
 def read_jsonl(name: str) -> list[dict]:
-    path = DATA_DIR / name
-    if not path.exists():
-        raise SystemExit(f"{path} is missing: the benchmarks read the shared data (set IMPDIST_DATA)")
-    with path.open(encoding="utf-8") as f:
+    """The records of a data file impdist ships, by file name (e.g. mrpc_dev.jsonl)."""
+    with data_file(name).open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data in ../shared/data, hypothesis budget, parity counters."""
+"""Shared fixtures: the real data impdist ships (impdist/data, $IMPDIST_DATA overrides), hypothesis budget,
+parity counters."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-DATA_DIR = Path(os.environ.get("IMPDIST_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from impdist.data import SHIPPED
+from impdist.data import data_file as _data_file
+
+DATA_DIR = SHIPPED  # the shipped copies; data_file() also honours $IMPDIST_DATA
 
 # Hypothesis examples per property test. CI uses the default; `make parity` raises it to the
 # 100,000 the Foundation issue asks for.
@@ -45,11 +49,8 @@ def pytest_configure(config):
 
 
 def data_file(name: str) -> Path:
-    path = DATA_DIR / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: tests read the shared data next to the repository "
-                                "(set IMPDIST_DATA to its folder)")
-    return path
+    """A data file impdist ships, by file name (e.g. mrpc_dev.jsonl), as impdist.data finds it."""
+    return _data_file(name)
 
 
 def read_jsonl(name: str) -> list[dict]:

@@ -335,8 +335,8 @@ def test_changed_shard(impdist, env):
 
 def test_unknown_evaluation_set(impdist, env):
     refused(impdist("evaluate", "--data", "mrpc-devv", "--baselines", "copy"),
-            "--data 'mrpc-devv' is neither a named set (mrpc-dev, google-compression-dev", "did you mean 'mrpc-dev'?",
-            "give one of those names, or the path of a JSONL or TSV evaluation file")
+            "mrpc-devv: no such file, nor a named evaluation set", "did you mean 'mrpc-dev'?",
+            "pass a JSONL or TSV file, a named evaluation set (mrpc-dev, google-compression-dev")
 
 
 def test_bad_control_value(impdist, env, exported):
@@ -390,7 +390,7 @@ def test_corpus_path_is_a_folder(impdist, env, llama):
 def test_evaluation_path_is_a_folder(impdist, env):
     (env / "sets").mkdir()
     refused(impdist("evaluate", "--data", "sets", "--baselines", "copy"),
-            "--data 'sets' is a folder; give one file")
+            "sets: is a folder; pass a JSONL or TSV file")
 
 
 # --- 10. write failures: the error names the output, earlier output stays as it was ------------------

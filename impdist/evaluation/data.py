@@ -1,22 +1,17 @@
 """Evaluation sets: sources with their references, from our JSONL (`src`, `refs`), a TSV
-(source, then one reference per column), or a named real set in the shared data folder."""
+(source, then one reference per column), a named set shipped with impdist, or hf:REPO[:CONFIG[:SPLIT]]."""
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from impdist import data as _data
 from impdist.errors import ImpdistError, MalformedInputError
 
-# name -> (file in the data folder, task)
-NAMED = {
-    "mrpc-dev": ("mrpc_dev.jsonl", "paraphrase"),
-    "google-compression-dev": ("summ_google_dev.jsonl", "summary"),
-    "broadcast-dev": ("summ_broadcast_dev.jsonl", "summary"),
-    "bnc-dev": ("summ_bnc_dev.jsonl", "summary"),
-}
+# name -> (file, task) of the named evaluation sets; the registry itself is impdist.data.NAMED.
+NAMED = {name: (s.file, s.task) for name, s in _data.NAMED.items() if s.kind == "eval"}
 
 
 @dataclass(frozen=True)
@@ -32,41 +27,14 @@ class EvalSet:
         return len(self.srcs)
 
 
-def data_dir() -> Path:
-    """Where the named sets live: $IMPDIST_DATA, else ../shared/data beside the source checkout
-    or the working directory."""
-    env = os.environ.get("IMPDIST_DATA")
-    if env:
-        return Path(env)
-    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
-        candidate = base.parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd().parent / "shared" / "data"
-
-
 def load_eval_set(data: str | os.PathLike, *, task: str | None = None, limit: int | None = None) -> EvalSet:
-    """A named set (see NAMED) or a file; `task` overrides the named set's (files default to
-    paraphrase); `limit` keeps the first N items."""
-    name = str(data)
-    if name in NAMED:
-        file, named_task = NAMED[name]
-        path = data_dir() / file
-        if not path.exists():
-            raise ImpdistError(f"evaluation set {name!r} needs {path}, which is missing: set IMPDIST_DATA to the "
-                               "folder holding the shared data, or pass a file with --data")
-        task = task or named_task
-    else:
-        path = Path(data)
-        if path.is_dir():
-            raise ImpdistError(f"--data {name!r} is a folder; give one file (JSONL with {{\"src\", \"refs\"}} per "
-                               f"line, or TSV: source, then references) or a named set ({', '.join(NAMED)})")
-        if not path.is_file():
-            close = difflib.get_close_matches(name, list(NAMED), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ImpdistError(f"--data {name!r} is neither a named set ({', '.join(NAMED)}) nor a file{hint}; "
-                               "give one of those names, or the path of a JSONL or TSV evaluation file")
-        name = path.name
+    """A file, a named set (see NAMED) or hf:REPO[:CONFIG[:SPLIT]] (impdist.data.resolve); `task`
+    overrides the named set's (files default to paraphrase); `limit` keeps the first N items."""
+    spec = os.fspath(data)
+    path = _data.resolve(spec, "eval")
+    is_file = Path(spec).expanduser().is_file()  # a file wins over a set of the same name
+    name = path.name if is_file else spec
+    task = task or (NAMED[spec][1] if spec in NAMED and not is_file else None)
     srcs, refs = _read(path, limit)
     if not srcs:
         raise ImpdistError(f"{path}: holds no items to evaluate on; each line must be an object like "

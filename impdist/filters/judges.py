@@ -25,8 +25,8 @@ KINDS = ("embedding", "nli", "paraphrase")
 MAX_LENGTH = 256                   # tokens per pair; longer pairs are truncated (longest first)
 
 # Best-F1 cosine threshold of the embedded MiniLM (minilm-l6) on the held-out 20% of
-# shared/data/mrpc_dev_labelled.jsonl (heldout_mask, 819 pairs, 552 paraphrases):
-# `impdist judge calibrate --judge embedding --data mrpc_dev_labelled.jsonl` gave ROC AUC 0.717,
+# the shipped mrpc-dev-labelled set (impdist/data/mrpc_dev_labelled.jsonl; heldout_mask, 819 pairs, 552
+# paraphrases): `impdist judge calibrate --judge embedding --data mrpc-dev-labelled` gave ROC AUC 0.717,
 # F1 0.823 (P 0.712, R 0.975) at 0.5512. Other embedding models get it too, for want of a better
 # guess: calibrate them and pass a threshold.
 EMBEDDING_THRESHOLD = 0.5512

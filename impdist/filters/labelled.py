@@ -20,6 +20,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from impdist.cache import file_digest
+from impdist.data import resolve
 from impdist.errors import EmptyInputError, MalformedInputError
 from impdist.io import read_jsonl
 
@@ -102,8 +103,9 @@ def heldout_mask(ids: Sequence[str], fraction: float = HOLDOUT) -> np.ndarray:
 
 
 def read_labelled(path: str | PathLike) -> LabelledPairs:
-    """Read an MRPC, STS or SICK pair file (format detected from the first record's fields)."""
-    path = Path(path)
+    """Read MRPC, STS or SICK pairs (format detected from the first record's fields) from a file, a
+    named set (mrpc-dev-labelled, sts-dev, sick-nli-dev) or hf:REPO[:CONFIG[:SPLIT]] (impdist.data.resolve)."""
+    path = resolve(path, "labelled")
     fmt: Format | None = None
     ids: list[str] = []
     a: list[str] = []

@@ -8,7 +8,7 @@ from impdist.evaluation.data import NAMED, load_eval_set
 
 
 @pytest.mark.parametrize("name", sorted(NAMED))
-def test_named_sets_load_from_the_shared_data(name):
+def test_named_sets_load_from_the_shipped_data(name):
     s = load_eval_set(name, limit=5)
     assert len(s) == 5 and s.task == NAMED[name][1] and all(s.srcs) and all(r and all(r) for r in s.refs)
 
@@ -44,11 +44,16 @@ def test_bad_tsv_empty_file_and_unknown_names(tmp_path):
     (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
     with pytest.raises(ImpdistError, match="holds no items"):
         load_eval_set(tmp_path / "empty.jsonl")
-    with pytest.raises(ImpdistError, match="neither a named set .*mrpc-dev"):
+    with pytest.raises(ImpdistError, match=r"no such file, nor a named evaluation set "
+                                           r"\(did you mean 'mrpc-dev'\?\).*bnc-dev"):
         load_eval_set("mrpc-test")
+    with pytest.raises(ImpdistError, match="is a named labelled-pairs set, not an evaluation set"):
+        load_eval_set("sts-dev")
 
 
-def test_a_missing_data_folder_says_how_to_point_at_it(tmp_path, monkeypatch):
+def test_impdist_data_overrides_a_named_set_and_falls_back_to_the_shipped_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("IMPDIST_DATA", str(tmp_path))
-    with pytest.raises(ImpdistError, match="set IMPDIST_DATA"):
-        load_eval_set("bnc-dev")
+    assert len(load_eval_set("bnc-dev")) == 1629  # the folder lacks it: the shipped copy
+    (tmp_path / "summ_bnc_dev.jsonl").write_text('{"src": "a b c", "refs": ["a c"]}\n', encoding="utf-8")
+    s = load_eval_set("bnc-dev")
+    assert (s.name, s.task, s.srcs) == ("bnc-dev", "summary", ["a b c"])

@@ -9,14 +9,13 @@ import itertools
 import re
 import string
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from nltk.stem.porter import PorterStemmer
 
 from impdist.kernels import _core
 
-from tests.conftest import DATA_DIR, record
+from tests.conftest import data_file, record
 
 _NLTK = PorterStemmer()
 
@@ -72,9 +71,7 @@ WORDS = st.one_of(
 
 
 def test_mrpc_tokens():
-    path = DATA_DIR / "mrpc_dev.jsonl"
-    if not path.is_file():
-        pytest.fail(f"test data missing: {path} (expected the shared data dir next to the repo)")
+    path = data_file("mrpc_dev.jsonl")
     tokens = sorted(set(re.findall(r"[a-z0-9]+", path.read_text(encoding="utf-8").lower())))
     assert len(tokens) > 1000
     _check(tokens)
