@@ -3,14 +3,26 @@
 impdist.kernels._core  C++17 + OpenMP, always built.
 impdist.kernels._cuda  CUDA kernels, built when nvcc is found (IMPDIST_CUDA=1 forces, 0 skips).
 
-Environment: IMPDIST_ASAN=1 builds _core with AddressSanitizer (see `make asan-test`);
-IMPDIST_CUDA_ARCHS="80;90" picks the GPU architectures; CUDA_HOME locates the toolkit.
+Environment: IMPDIST_CUDA=0|1 skips or insists on the CUDA extension (unset: built when nvcc is
+found, which suits in-place dev builds; wheels say which they want, see below);
+IMPDIST_ASAN=1 builds _core with AddressSanitizer (see `make asan-test`);
+IMPDIST_CUDA_ARCHS="80;90" picks the GPU architectures; CUDA_HOME locates the toolkit;
+IMPDIST_OPENMP_PREFIX (macOS only) is where libomp lives (include/omp.h, lib/libomp.dylib),
+else Homebrew's libomp: Apple clang has no OpenMP runtime of its own.
+
+Wheels (`make wheel-test` checks one end to end; cibuildwheel's settings are in pyproject.toml):
+  IMPDIST_CUDA=0 python -m build --wheel   # CPU only, what PyPI gets
+  IMPDIST_CUDA=1 python -m build --wheel   # with impdist.kernels._cuda; fails without nvcc
+A build in a tree that built with other settings before recompiles, and drops a _cuda left in
+build/ by an earlier CUDA build, so a CPU wheel never ships a stale CUDA extension.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,10 +64,26 @@ def _sources(*patterns: str) -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for pat in patterns for p in CSRC.glob(pat))
 
 
+def _openmp_flags() -> tuple[list[str], list[str]]:
+    """Compile and link flags for OpenMP: gcc's -fopenmp, or on macOS Apple clang's preprocessor
+    flag plus an LLVM libomp (IMPDIST_OPENMP_PREFIX, else Homebrew's)."""
+    if sys.platform != "darwin":
+        return ["-fopenmp"], ["-fopenmp"]
+    prefix = os.environ.get("IMPDIST_OPENMP_PREFIX")
+    if not prefix and shutil.which("brew"):
+        prefix = subprocess.run(["brew", "--prefix", "libomp"], capture_output=True, text=True).stdout.strip()
+    if not prefix or not (Path(prefix) / "include" / "omp.h").exists():
+        raise SystemExit("impdist needs libomp on macOS: `brew install libomp`, or set IMPDIST_OPENMP_PREFIX "
+                         "to a prefix holding include/omp.h and lib/libomp.dylib")
+    lib = Path(prefix) / "lib"
+    return ["-Xpreprocessor", "-fopenmp", f"-I{prefix}/include"], [f"-L{lib}", "-lomp", f"-Wl,-rpath,{lib}"]
+
+
 ASAN = _flag("IMPDIST_ASAN") == "1"
-CXX_FLAGS = ["-std=c++17", "-fopenmp", "-ffp-contract=off", "-fvisibility=hidden", "-Wall", "-Wextra"]
+OMP_COMPILE, OMP_LINK = _openmp_flags()
+CXX_FLAGS = ["-std=c++17", *OMP_COMPILE, "-ffp-contract=off", "-fvisibility=hidden", "-Wall", "-Wextra"]
 CXX_FLAGS += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address", "-DIMPDIST_ASAN"] if ASAN else ["-O3"]
-LINK_FLAGS = ["-fopenmp"] + (["-fsanitize=address"] if ASAN else [])
+LINK_FLAGS = OMP_LINK + (["-fsanitize=address"] if ASAN else [])
 INCLUDES = [str(CSRC), str(CSRC / "include"), pybind11.get_include()]
 
 core = Extension(
@@ -86,14 +114,32 @@ if cuda_home is not None and cuda_sources:
             library_dirs=lib_dirs,
             libraries=["cudart_static", "dl", "rt", "pthread"],
             extra_compile_args=[f for f in CXX_FLAGS if f != "-fsanitize=address"],
-            extra_link_args=["-fopenmp"],
+            extra_link_args=OMP_LINK,
             language="c++",
         )
     )
 
 
+ALL_EXTENSIONS = ("impdist.kernels._core", "impdist.kernels._cuda")
+
+
 class BuildExt(build_ext):
     """Compiles C++ sources in parallel and .cu sources with nvcc."""
+
+    def run(self) -> None:
+        # setuptools reuses build/ when sources are older than its outputs, whatever the flags were:
+        # a change of settings forces a rebuild, and an extension not built now leaves the wheel.
+        config = json.dumps({"cxx": CXX_FLAGS, "link": LINK_FLAGS, "extensions": [e.name for e in self.extensions],
+                             "cuda_archs": os.environ.get("IMPDIST_CUDA_ARCHS", "80;90")})
+        stamp = Path(self.build_temp) / "impdist-build.json"
+        if not stamp.is_file() or stamp.read_text() != config:
+            self.force = True
+        if not self.inplace:
+            for name in set(ALL_EXTENSIONS) - {e.name for e in self.extensions}:
+                Path(self.build_lib, self.get_ext_filename(name)).unlink(missing_ok=True)
+        super().run()
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(config)
 
     def build_extension(self, ext: Extension) -> None:
         cu = [s for s in ext.sources if s.endswith(".cu")]

@@ -3,9 +3,9 @@
 Turns a small causal LM into a paraphrase / sentence-summarization dataset and a student model.
 The lexical hot loops live in the compiled core, exposed as :mod:`impdist.kernels`.
 """
+from impdist._version import __version__
 from impdist.errors import ImpdistError, ImpdistWarning
 
-__version__ = "0.1.0"
 __all__ = ["ImpdistError", "ImpdistWarning", "Paraphraser", "__version__"]
 
 

@@ -37,3 +37,7 @@ class StageConflictError(ImpdistError):
 
 class CorruptStageError(ImpdistError):
     """A stage manifest or shard was changed or damaged after impdist wrote it."""
+
+
+class MissingExtraError(ImpdistError, ModuleNotFoundError):
+    """An optional dependency is not installed; the message names the `pip install 'impdist[...]'`."""

@@ -5,7 +5,7 @@ from impdist import __version__
 
 
 def signature(metric: str, device: str = "cpu", **options: object) -> str:
-    """E.g. ``signature("rougeL", stem=False)`` -> ``rougeL|tok:rouge-score|stem:no|impl:cpu|v:0.1.0``."""
+    """E.g. ``signature("rougeL", stem=False)`` -> ``rougeL|tok:rouge-score|stem:no|impl:cpu|v:0.2.0``."""
     tok = {"bleu": "13a", "self_bleu": "split", "distinct": "split", "jaccard": "split", "minhash": "split"}
     base = "rouge" if metric.startswith("rouge") else metric
     parts = [metric, f"tok:{tok.get(base, 'rouge-score')}"]
