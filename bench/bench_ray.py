@@ -23,7 +23,7 @@ from pathlib import Path
 from common import Report, read_jsonl
 from impdist import ImpdistWarning
 from impdist.filters.pipeline import filter_dataset, read_dataset
-from impdist.io import ray_executor
+from impdist.io.executors import ray as ray_executor
 
 
 def groups(n: int) -> list[dict]:

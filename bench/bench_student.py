@@ -20,9 +20,9 @@ import argparse
 import time
 
 from common import Report, read_jsonl
-from impdist.generate.backends import BACKENDS
-from impdist.generate.decode import left_pad
-from impdist.evaluation.metrics import ibleu
+from impdist.decoding.backends import BACKENDS
+from impdist.decoding.decode import left_pad
+from impdist.metrics import ibleu
 from impdist.student.serve import MAX_NEW_TOKENS, Paraphraser
 
 PEER = "transformers"
@@ -36,9 +36,9 @@ class TransformersGenerate:
         import torch
         from transformers import AutoModelForCausalLM
 
-        from impdist.generate.backends import default_threads
-        from impdist.generate.sampling import newline_token_ids
-        from impdist.models import load_tokenizer
+        from impdist.decoding.backends import default_threads
+        from impdist.decoding.sampling import newline_token_ids
+        from impdist.models.names import load_tokenizer
         from impdist.student.meta import prompt_format, read_meta
 
         torch.set_num_threads(threads or default_threads())

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from common import DATA_DIR, Report, read_jsonl
-from impdist.cache import cache_dir
-from impdist.generate.backends import BACKENDS, make_backend
+from impdist.io.cache import cache_dir
+from impdist.decoding.backends import BACKENDS, make_backend
 
 
 def prompts(n: int) -> list[str]:

@@ -210,7 +210,7 @@ def judge() -> None:
 def judge_train(**kwargs) -> None:
     """Fine-tune a cross-encoder judge; prints its held-out metrics."""
     require("models", "filters", what="impdist judge train")
-    from impdist.filters.judge_train import train_judge
+    from impdist.judges.train import train_judge
 
     click.echo(str(train_judge(**kwargs)))
 
@@ -234,9 +234,9 @@ def judge_calibrate(judges: tuple[str, ...], datas: tuple[str, ...], as_json: bo
     require("models", "filters", what="impdist judge calibrate")
     import json
 
-    from impdist.filters.calibrate import calibrate, format_table
-    from impdist.filters.judges import load_judge
-    from impdist.filters.labelled import read_labelled
+    from impdist.judges.calibrate import calibrate, format_table
+    from impdist.judges.equivalence import load_judge
+    from impdist.judges.labelled import read_labelled
 
     pairs = [read_labelled(path) for path in datas]  # bad files fail before any model loads
     rows = []
@@ -320,8 +320,8 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
                     threads: int | None, quiet: bool, **config) -> None:
     """Self-distillation: the student samples, the filter re-judges, the dataset grows, the student retrains."""
     require("models", "filters", "faiss", "report", what="impdist distill")
-    from impdist.generate.rewrites import Sampling
-    from impdist.student.distill import distill
+    from impdist.student.rewrites import Sampling
+    from impdist.distill import distill
 
     sampling = Sampling(samples=samples, top_p=top_p, temperature=temperature, backend=backend, threads=threads,
                             seed=config["seed"])

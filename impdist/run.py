@@ -15,7 +15,7 @@ import click
 
 from impdist.errors import ImpdistError
 from impdist.extras import require
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 from impdist.run_config import RUN_FILE, RunConfig, run_record
 
 
@@ -85,7 +85,7 @@ def run(
     from impdist.evaluation.run_report import write_run_report
     from impdist.filters.pipeline import filter_dataset
     from impdist.generate.pipeline import generate
-    from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
+    from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
     from impdist.io import fingerprint
     from impdist.student.train import train
 
@@ -102,7 +102,7 @@ def run(
                                        batch_size=c.generate_batch_size, seed=c.seed, quiet=quiet, **shards))
     judge = "embedding"
     if c.judge_data is not None:
-        from impdist.filters.judge_train import train_judge
+        from impdist.judges.train import train_judge
 
         judge_dir = out / "judge"
         _step(report, "judge", quiet,

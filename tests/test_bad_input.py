@@ -402,7 +402,7 @@ def test_disk_full_on_stdout_device(impdist, env, exported):
 
 
 def test_disk_full_keeps_the_old_output_file(impdist, env, exported, monkeypatch):
-    from impdist.io import _atomic
+    from impdist.io import atomic as _atomic
 
     old = write(env / "out.jsonl", '{"src": "old", "tgt": "kept"}\n')
 
@@ -417,7 +417,7 @@ def test_disk_full_keeps_the_old_output_file(impdist, env, exported, monkeypatch
 
 
 def test_disk_full_while_writing_shards_keeps_finished_ones(impdist, env, llama, monkeypatch):
-    from impdist.io import _atomic
+    from impdist.io import atomic as _atomic
 
     corpus = write(env / "corpus.txt", CORPUS)  # 5 contexts: candidate shards of 4 and 1
     args = ("generate", "--model", llama, "--contexts", corpus, "--out", env / "run", "--backend", "torch",

@@ -20,7 +20,7 @@ from impdist import data
 from impdist.data import NAMED, SHIPPED, names, resolve
 from impdist.errors import ImpdistError, InputNotFoundError, MalformedInputError, MissingExtraError
 from impdist.evaluation.data import load_eval_set
-from impdist.filters.labelled import read_labelled
+from impdist.judges.labelled import read_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,10 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
-from impdist.cache import cache_key, dir_identity
+from impdist.io.cache import cache_key, dir_identity
 from impdist.errors import ImpdistError
 from impdist.evaluation.data import EvalSet, load_eval_set
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 
 BASELINES = ("copy", "truncate", "teacher")
 # The paper's numbers (Jung et al. 2023, MRPC test and Gigaword), shown beside ours in reports.
@@ -114,7 +114,7 @@ def evaluate(
     """Score the student(s) in `model` and the baselines on `data` (a named set or a file)."""
     from impdist.evaluation import baselines as base
     from impdist.generate.prompted import INSTRUCTIONS
-    from impdist.evaluation.metrics import paraphrase_metrics, summary_metrics
+    from impdist.metrics import paraphrase_metrics, summary_metrics
 
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
@@ -187,7 +187,7 @@ def _teacher(model: str, threads: int | None):
 
 def _embedder(model: str, threads: int | None):
     """BERT-iBLEU's sentence embedder, loaded only when a system is scored (cached results need none)."""
-    from impdist.filters.embed import load_embedder
+    from impdist.judges.embed import load_embedder
     return load_embedder(model, threads=threads)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence, Union
 
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 
 
 @dataclass(frozen=True)

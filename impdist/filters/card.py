@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 
 CARD_MD = "card.md"
 CARD_JSON = "card.json"

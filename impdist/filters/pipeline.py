@@ -23,10 +23,10 @@ import numpy as np
 from impdist.errors import ImpdistError, MalformedInputError
 from impdist.filters import card, chain
 from impdist.filters.chain import FilterConfig
-from impdist.filters.embed import load_embedder as _load_embedder  # one per process; tests swap it
+from impdist.judges.embed import load_embedder as _load_embedder  # one per process; tests swap it
 from impdist.filters.pairs import check_task, make_pairs
 from impdist.io import StageDir, fingerprint, latest_stage, open_stage, read_jsonl_numbered, run_shards
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 
 GROUPS_PER_SHARD = 64    # context groups per scored shard (a few hundred pairs)
 ROWS_PER_SHARD = 50_000  # rows per kept / rejected shard of the dataset stage
@@ -95,7 +95,7 @@ def read_groups(source: str | os.PathLike) -> tuple[list[dict], str]:
 
 @lru_cache(maxsize=4)
 def _load_judge(spec: str, device: str, batch_size: int, threads: int | None):
-    from impdist.filters.judges import load_judge  # torch loads on first use only
+    from impdist.judges.equivalence import load_judge  # torch loads on first use only
     return load_judge(spec, device=device, batch_size=batch_size, threads=threads)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from impdist.errors import ImpdistError
 from impdist.generate import stages
-from impdist.generate.backends import BACKENDS
+from impdist.decoding.backends import BACKENDS
 from impdist.generate.stages import TeacherSpec
 from impdist.io import StageDir, fingerprint, open_stage, read_texts, run_shards
 

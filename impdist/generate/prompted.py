@@ -44,10 +44,10 @@ class PromptedTeacher:
                  extractive: bool = False) -> list[list[str]]:
         """n replies per text, in input order: greedy, or sampled (top-p, temperature) with one
         random stream per output, so results do not depend on batch_size. extractive=True keeps
-        each reply a deletion of its text (impdist.generate.extractive)."""
-        from impdist.generate.decode import DecodeJob, decode_by_length
-        from impdist.generate.extractive import Extractive
-        from impdist.generate.sampling import SamplingConfig
+        each reply a deletion of its text (impdist.decoding.extractive)."""
+        from impdist.decoding.decode import DecodeJob, decode_by_length
+        from impdist.decoding.extractive import Extractive
+        from impdist.decoding.sampling import SamplingConfig
 
         if task not in INSTRUCTIONS:
             raise ImpdistError(f"task must be one of {', '.join(INSTRUCTIONS)}, got {task!r}")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from impdist.generate.decode import DecodeJob, decode_batches
+from impdist.decoding.decode import DecodeJob, decode_batches
 from impdist.generate.prefixes import news_prefix
-from impdist.generate.sampling import SamplingConfig, SequenceState
+from impdist.decoding.sampling import SamplingConfig, SequenceState
 from impdist.generate.sentences import first_sentence_done, is_full_sentence, split_sentences
 from impdist.generate.teacher import Teacher, load_teacher
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from impdist.generate.backend import DecoderBackend
-from impdist.generate.sampling import newline_token_ids
+from impdist.decoding.backend import DecoderBackend
+from impdist.decoding.sampling import newline_token_ids
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Teacher:
 @lru_cache(maxsize=2)
 def load_teacher(model: str, backend: str, device: str, threads: int | None, trust_remote_code: bool) -> Teacher:
     """The teacher for (model, backend, device), built once per process."""
-    from impdist.generate.backends import make_backend
-    from impdist.models import load_tokenizer
+    from impdist.decoding.backends import make_backend
+    from impdist.models.names import load_tokenizer
 
     tok = load_tokenizer(model, trust_remote_code=trust_remote_code)
     runtime = make_backend(model, backend, device=device, threads=threads, trust_remote_code=trust_remote_code)

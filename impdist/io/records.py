@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, L
 
 from impdist.errors import (EmptyInputError, InputNotFoundError, MalformedInputError,
                             UnsupportedFormatError)
-from impdist.io._atomic import AtomicFile, TempFile, _write_all, write_error
+from impdist.io.atomic import AtomicFile, TempFile, _write_all, write_error
 
 if TYPE_CHECKING:  # pyarrow is imported on first use: JSONL-only runs start faster
     import pyarrow.parquet as pq

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from impdist.errors import CorruptStageError, StageConflictError
-from impdist.io._atomic import remove_stale_temps, sha256_file, write_bytes_atomic, write_error
+from impdist.io.atomic import remove_stale_temps, sha256_file, write_bytes_atomic, write_error
 from impdist.io.records import FORMATS, ShardInfo, read_rows, write_rows
 
 try:

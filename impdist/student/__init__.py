@@ -1,5 +1,5 @@
 """Students: fine-tune a small model on a distilled dataset (impdist.student.train.train), grow the
-dataset with its own filtered samples (impdist.student.distill.distill), export it to ONNX
+dataset with its own filtered samples (impdist.distill.distill), export it to ONNX
 (impdist.student.export.export_student) and serve it (Paraphraser)."""
 from impdist.student.codes import Controls, PromptFormat, syntax_sketch
 from impdist.student.errors import NotAStudentError, StudentError, TrainConflictError

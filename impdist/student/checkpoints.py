@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from impdist.io import canonical_json
-from impdist.io._atomic import fsync_dir, write_bytes_atomic
+from impdist.io.atomic import fsync_dir, write_bytes_atomic
 from impdist.student.errors import TrainConflictError
 
 CHECKPOINTS = "checkpoints"

@@ -1,5 +1,5 @@
 """`impdist export`: a trained student as a self-contained ONNX directory (optimum's KV-cache graph,
-int8 MatMulNBits weights with --int8: impdist.export builds both, through impdist.models' cache)
+int8 MatMulNBits weights with --int8: impdist.models.onnx_export builds both, through impdist.models' cache)
 plus its student.json and a model card (README.md). The directory loads with plain optimum /
 onnxruntime, without impdist; the card shows how."""
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from impdist import __version__, export
+from impdist import __version__
+from impdist.models import onnx_export as export
 from impdist.io import read_jsonl
-from impdist.io._atomic import _pid_alive, fsync_dir, write_bytes_atomic
+from impdist.io.atomic import _pid_alive, fsync_dir, write_bytes_atomic
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta, write_meta
 
@@ -46,7 +47,7 @@ def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bo
     targets, self-BLEU to the sources, iBLEU and speed in the card. An existing export in `out`
     is replaced; any other non-empty `out` is refused.
     """
-    from impdist.models import onnx_model_dir
+    from impdist.models.names import onnx_model_dir
 
     model, out = Path(model), Path(out)
     meta = read_meta(model)
@@ -108,7 +109,7 @@ def _check_out(out: Path, model: Path) -> None:
 
 def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
     """Scores and speed of the exported graph on the student's held-out pairs (None without any)."""
-    from impdist.evaluation.metrics import paraphrase_metrics
+    from impdist.metrics import paraphrase_metrics
     from impdist.student.serve import Paraphraser
     from impdist.student.train import HELDOUT_FILE
 

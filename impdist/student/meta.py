@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 from impdist.student.codes import PromptFormat
 from impdist.student.errors import NotAStudentError
 

@@ -1,5 +1,5 @@
 """Serving a student: `Paraphraser.load(DIR).paraphrase(texts)`, batched through the teacher's
-decode loop (impdist.generate.decode) on any DecoderBackend: torch fp32, ONNX Runtime fp32 or
+decode loop (impdist.decoding.decode) on any DecoderBackend: torch fp32, ONNX Runtime fp32 or
 int8 (KV cache kept inside the runtime), so every backend gets the same fast loop and sampling.
 
 DIR is a student written by `impdist train` (any backend; ONNX graphs are exported into the
@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from impdist.errors import ImpdistError, MalformedInputError
-from impdist.generate.backends import BACKENDS, make_backend
-from impdist.generate.decode import DecodeJob, decode_by_length
-from impdist.generate.extractive import Extractive
-from impdist.generate.sampling import SamplingConfig, newline_token_ids
-from impdist.models import load_tokenizer
+from impdist.decoding.backends import BACKENDS, make_backend
+from impdist.decoding.decode import DecodeJob, decode_by_length
+from impdist.decoding.extractive import Extractive
+from impdist.decoding.sampling import SamplingConfig, newline_token_ids
+from impdist.models.names import load_tokenizer
 from impdist.student.codes import check_texts
 from impdist.student.data import prompt_ids
 from impdist.student.errors import StudentError, TextTooLongError
@@ -68,7 +68,7 @@ class Paraphraser:
             if backend != "torch":
                 raise StudentError(f"{path} is an encoder-decoder student, which impdist serves with "
                                    "backend='torch' only (its ONNX export is not supported yet)")
-            from impdist.student.seq2seq import Seq2SeqTorchBackend
+            from impdist.decoding.seq2seq import Seq2SeqTorchBackend
             runtime = Seq2SeqTorchBackend(str(path), device=device, threads=threads,
                                           trust_remote_code=trust_remote_code)
         else:
@@ -104,7 +104,7 @@ class Paraphraser:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
         (top-p, temperature; default SAMPLING) otherwise, each output with its own random stream,
         so results do not depend on batch_size. extractive=True keeps each output a deletion of
-        its text: whole words of it, in order (impdist.generate.extractive). best_of > 1 (summaries, n == 1):
+        its text: whole words of it, in order (impdist.decoding.extractive). best_of > 1 (summaries, n == 1):
         best_of samples compete, and the one that keeps the most meaning for its length under
         `embedder` is returned (impdist.filters.informativeness); they are sampled with
         BEST_OF_SAMPLING unless temperature or top_p is given."""
@@ -142,7 +142,7 @@ class Paraphraser:
     def _best_of(self, texts: list[str], best_of: int, embedder: str, *, task: str, n: int, sample: bool | None,
                  temperature: float | None, top_p: float | None, **options) -> list[list[str]]:
         """generate(best_of=...): the most informative of best_of samples."""
-        from impdist.filters.embed import load_embedder
+        from impdist.judges.embed import load_embedder
         from impdist.filters.informativeness import most_informative
 
         if task != "summary" or n != 1 or sample:

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from impdist.io._atomic import write_bytes_atomic
+from impdist.io.atomic import write_bytes_atomic
 from impdist.student.checkpoints import (CHECKPOINTS, STATE_FILE, WEIGHTS_FILE, check_same_run, checkpoints,
                                          clean_temps, save_checkpoint)
 from impdist.student.codes import PromptFormat
@@ -103,7 +103,7 @@ def load_trainable(base: str, *, trust_remote_code: bool = False):
 
     import torch
 
-    from impdist.models import hf_model_dir, load_tokenizer
+    from impdist.models.names import hf_model_dir, load_tokenizer
 
     path = hf_model_dir(base, role="any")
     config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
@@ -224,7 +224,7 @@ def train(
     import torch
     from tqdm import tqdm
 
-    from impdist.generate.backends import default_threads
+    from impdist.decoding.backends import default_threads
 
     config = config or TrainConfig()
     if save_every < 1:

@@ -80,7 +80,7 @@ def run_evaluate(spec: dict) -> None:
     a fake embedder for BERT-iBLEU, and the tiny model as the prompted teacher; the metrics are
     written to `metrics.json` (atomically) as the CLI's --json would print them."""
     from impdist.evaluation import evaluate as ev
-    from impdist.io._atomic import write_bytes_atomic
+    from impdist.io.atomic import write_bytes_atomic
 
     ev._embedder = lambda *a: FakeEmbedder()
     result = ev.evaluate(spec["model"], spec["data"], task="paraphrase", baselines=["copy", "teacher"],
@@ -92,7 +92,7 @@ def run_evaluate(spec: dict) -> None:
 
 
 def run_pool(spec: dict) -> None:
-    """The process pool every stage's --workers uses (impdist.io.executor), with cheap spawn
+    """The process pool every stage's --workers uses (impdist.io.executors.local), with cheap spawn
     workers: 12 shards of 40 slow rows on 2 workers, the stage function of tests/io/_workers.py."""
     from impdist.io import open_stage, run_shards
     from tests.io._workers import slow_rows
@@ -171,7 +171,7 @@ def main() -> None:
 
     import impdist.cli  # noqa: F401
     import impdist.evaluation.evaluate  # noqa: F401
-    import impdist.evaluation.metrics  # noqa: F401
+    import impdist.metrics  # noqa: F401
     import impdist.filters.lexical  # noqa: F401
     import impdist.filters.pipeline  # noqa: F401
     import impdist.generate.pipeline  # noqa: F401

@@ -8,7 +8,7 @@ interpreter start-up: runs are forked from a warm `driver` process); some trials
 too. Then one more run to completion, and the checks:
 
 - `leftover_temps`: no temp file or folder anywhere (the `.tmp-<pid>-<hex>` names of
-  impdist.io._atomic, `.tmp-*` checkpoint / cache / export folders, `*.tmp`, `*.spill`, `*.part`);
+  impdist.io.atomic, `.tmp-*` checkpoint / cache / export folders, `*.tmp`, `*.spill`, `*.part`);
 - `check_manifests`: every stage manifest is complete, and its shard list, row counts, sizes and
   sha256 agree with the shard files on disk (and no shard file is missing from it);
 - `compare_trees`: the same files as the reference run, byte for byte, but for the fields named
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from impdist.io._atomic import is_temp, sha256_file
+from impdist.io.atomic import is_temp, sha256_file
 from impdist.io.records import read_rows
 
 REPO = Path(__file__).resolve().parents[2]

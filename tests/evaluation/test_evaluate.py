@@ -86,7 +86,7 @@ def test_cli_json_prints_one_object(trained, evalset):
 def test_a_best_of_student_is_named_by_it_and_matched_by_truncation(trained, evalset, monkeypatch):
     from tests.student.test_serve import WordsEmbedder
 
-    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     ev = evaluate(trained, evalset, task="summary", baselines=["truncate"], backend="torch", threads=1,
                   controls={"extractive": True, "best_of": 3})
     assert ev.systems[0].system == "student, extractive, best of 3"

@@ -62,8 +62,8 @@ def test_a_model_without_chat_template_gets_the_plain_instruction(teacher_dir):
 
 
 def test_rewrites_stage_samples_each_source_once_and_resumes(teacher_dir, tmp_path, monkeypatch):
-    from impdist.generate import rewrites
-    from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
+    from impdist.student import rewrites
+    from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
     from impdist.io import StageDir
 
     rewrites.load_rewriter.cache_clear()
@@ -92,8 +92,8 @@ def test_extractive_replies_only_delete_words(teacher_dir):
 
 
 def test_an_extractive_rewrites_stage_samples_deletions(teacher_dir, tmp_path):
-    from impdist.generate import rewrites
-    from impdist.generate.rewrites import PROMPTED, Sampling, sample_rewrites
+    from impdist.student import rewrites
+    from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
     from impdist.io import StageDir
     from tests.generate.test_extractive import is_deletion
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from impdist.io import open_stage, run_shards
-from impdist.io._atomic import _pid_alive
+from impdist.io.atomic import _pid_alive
 from tests.io import _workers
 from tests.io._workers import fail_on_3, list_rows, make_rows
 
@@ -129,7 +129,7 @@ def test_progress_bar_runs(tmp_path, monkeypatch):
 _SCRIPT = """
 import sys
 from impdist.io import open_stage, run_shards
-from impdist.io._atomic import _pid_alive
+from impdist.io.atomic import _pid_alive
 from tests.io._workers import slow_rows
 root, fmt, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 stage = open_stage(root, "gen", {"n": 20}, {}, fmt=fmt)

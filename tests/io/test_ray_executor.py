@@ -17,7 +17,8 @@ from impdist.errors import ImpdistError
 from impdist.filters import pipeline
 from impdist.filters.pipeline import filter_dataset, read_dataset
 from impdist.generate.pipeline import generate
-from impdist.io import StageDir, open_stage, ray_executor, run_shards
+from impdist.io import StageDir, open_stage, run_shards
+from impdist.io.executors import ray as ray_executor
 from tests.conftest import read_jsonl
 from tests.io._workers import fail_on_3, make_rows
 from tests.generate.test_pipeline import corpus, tiny  # noqa: F401 - fixtures shared with the local generate tests

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from impdist.io import open_stage
-from impdist.models import load_tokenizer
+from impdist.models.names import load_tokenizer
 from impdist.student.codes import PromptFormat
 from impdist.student.data import IGNORE, collate, encode_pairs, prompt_ids, read_pairs, split_heldout
 from impdist.student.errors import StudentError

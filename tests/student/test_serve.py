@@ -149,7 +149,7 @@ def test_best_of_returns_the_most_informative_of_its_samples(students, monkeypat
     from impdist.filters.informativeness import most_informative
     from tests.generate.test_extractive import is_deletion
 
-    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     student = students["torch"]
     picked = student.summarize(TEXTS, best_of=4, extractive=True, seed=3)
     temperature, top_p = BEST_OF_SAMPLING  # best_of's samples are more varied than plain sampling's
@@ -166,7 +166,7 @@ def test_best_of_returns_the_most_informative_of_its_samples(students, monkeypat
 def test_cli_summarize_best_of(trained, monkeypatch):
     from tests.generate.test_extractive import is_deletion
 
-    monkeypatch.setattr("impdist.filters.embed.load_embedder", lambda *a: WordsEmbedder())
+    monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     res = CliRunner().invoke(cli, ["summarize", "--model", str(trained), "--backend", "torch", "--extractive",
                                    "--best-of", "3"], input=TEXTS[3] + "\n")
     assert res.exit_code == 0, res.output

@@ -1,0 +1,2 @@
+"""The decoding runtime the teacher, the student and the evaluation share: backends (torch,
+ONNX Runtime fp32/int8, seq2seq), one decode loop, one sampler, and the extractive constraint."""

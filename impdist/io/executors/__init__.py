@@ -1,0 +1,1 @@
+"""Who runs a stage's shards: a local process pool (local.py) or Ray actors (ray.py)."""

@@ -1,0 +1,84 @@
+"""Rewrites as candidates: a model samples several rewrites of each source sentence, and each
+source with its samples becomes one candidates row (`context_id`, `y_orig`, `candidates`) that the
+filter chain pairs with pairing="source". Two kinds of rewriter share this stage: a student
+(self-distillation, impdist.distill) and the teacher prompted with an instruction
+(impdist.generate.prompted; `impdist run`'s rewrite step)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from impdist.errors import ImpdistError
+from impdist.io import StageDir, open_stage, run_shards
+
+SOURCES_PER_SHARD = 32
+PROMPTED = "prompted:"  # rewriter spec prefix: the teacher prompted with an instruction
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the rewriter samples (the paper's self-distillation settings by default)."""
+
+    samples: int = 10
+    top_p: float = 0.9
+    temperature: float = 0.7
+    backend: str = "onnx-int8"
+    device: str = "cpu"
+    threads: int | None = None
+    batch_size: int = 32
+    seed: int = 0
+    extractive: bool = False  # deletions of the source only (impdist.decoding.extractive)
+
+
+@lru_cache(maxsize=2)
+def load_rewriter(spec: str, backend: str, device: str, threads: int | None):
+    """"prompted:MODEL" -> the prompted teacher; anything else is a student folder."""
+    if spec.startswith(PROMPTED):
+        from impdist.generate.prompted import PromptedTeacher
+        return PromptedTeacher(spec[len(PROMPTED):], backend=backend, device=device, threads=threads)
+    from impdist.student.serve import Paraphraser
+    return Paraphraser.load(spec, backend, device, threads=threads)
+
+
+def rewriter_identity(spec: str) -> str:
+    """What decides a rewriter's outputs: a student's files, or the prompted model and instructions."""
+    if spec.startswith(PROMPTED):
+        from impdist.generate.prompted import INSTRUCTIONS
+        return f"{spec} {sorted(INSTRUCTIONS.items())}"
+    from impdist.io.cache import dir_identity
+    return dir_identity(Path(spec))
+
+
+def rewrites_shard(payload: dict) -> Iterator[dict]:
+    """The rewriter's samples for a shard of sources: one candidates row each."""
+    s = Sampling(**payload["sampling"])
+    rewriter = load_rewriter(payload["rewriter"], s.backend, s.device, s.threads)
+    sources = payload["sources"]
+    # One seed per shard: the i-th source of every shard must not share its random streams.
+    outs = rewriter.generate([x["src"] for x in sources], task=payload["task"], n=s.samples, sample=True,
+                             temperature=s.temperature, top_p=s.top_p, seed=s.seed * 1_000_003 + payload["first"],
+                             batch_size=s.batch_size, extractive=s.extractive)
+    for x, samples in zip(sources, outs):
+        cands = [c for c in dict.fromkeys(samples) if c.strip() and c.strip() != x["src"].strip()]
+        yield {"context_id": x["context_id"], "y_orig": x["src"], "candidates": cands, "round": payload["round"],
+               "task": payload["task"], "samples": s.samples}
+
+
+def sample_rewrites(folder: Path, rewriter: str, sources: Sequence[dict], task: str, sampling: Sampling, *,
+                    inputs: dict, round_: int = 0, quiet: bool = False) -> StageDir:
+    """The candidates stage under `folder`: `sampling.samples` rewrites of every source
+    ({"src", "context_id"}) by `rewriter`; resumable shard by shard. `inputs` names what the
+    sources came from, so other sources make another stage."""
+    if not sources:
+        raise ImpdistError(f"no sources to rewrite for {task}")
+    config = {"stage": "candidates", "round": round_, "task": task, "rewriter": rewriter,
+              "sampling": {k: v for k, v in asdict(sampling).items() if k not in ("threads", "batch_size")}}
+    stage = open_stage(folder, "candidates", config, inputs={**inputs, "rewriter": rewriter_identity(rewriter)})
+    common = {"rewriter": rewriter, "sampling": asdict(sampling), "task": task, "round": round_}
+    units = [(f"{i // SOURCES_PER_SHARD:06d}", {**common, "first": i, "sources": list(sources[i : i + SOURCES_PER_SHARD])})
+             for i in range(0, len(sources), SOURCES_PER_SHARD)]
+    run_shards(stage, units, rewrites_shard, progress=f"{task}: rewrite", quiet=quiet)
+    stage.complete()
+    return stage

@@ -1,0 +1,141 @@
+"""The decode loop and sampling, on a fake backend whose outputs can be recomputed exactly."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from impdist.decoding.decode import DecodeJob, decode_batches, left_pad
+from impdist.decoding.sampling import SamplingConfig
+from tests.decoding.fake import FakeBackend
+
+EOS = 7
+
+
+def run(backend, jobs, cfg, batch_size, stop=None, max_new=12, seed=0):
+    out = dict(decode_batches(backend, jobs, cfg, seed=seed, max_new_tokens=max_new, eos_ids=frozenset({EOS}),
+                              pad_id=0, batch_size=batch_size, stop=stop))
+    return [out[i] for i in range(len(jobs))]
+
+
+def jobs_of(prompts):
+    return [DecodeJob(tuple(p), key=i) for i, p in enumerate(prompts)]
+
+
+PROMPTS = [[3, 4, 5], [9], [5, 6, 8, 9, 4], [2, 2], [8, 3, 6]]  # all below every fake vocab size
+
+
+def test_left_pad():
+    ids, mask = left_pad([[1, 2, 3], [4]], pad_id=0)
+    assert ids.tolist() == [[1, 2, 3], [0, 0, 4]]
+    assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+
+
+def test_greedy_matches_recomputation_without_cache():
+    be = FakeBackend()
+    got = run(be, jobs_of(PROMPTS), SamplingConfig(greedy=True), batch_size=3)
+    for prompt, gen in zip(PROMPTS, got):
+        seq = [0, 0] + prompt
+        expected = []
+        for _ in range(12):
+            tok = int(np.argmax(be.logits_for(seq[-2], seq[-1])))
+            if tok == EOS:
+                break
+            expected.append(tok)
+            seq.append(tok)
+        assert gen == expected
+
+
+def test_sampling_does_not_depend_on_batching():
+    cfg = SamplingConfig(temperature=1.0, top_p=0.9)
+    one = run(FakeBackend(), jobs_of(PROMPTS), cfg, batch_size=1)
+    many = run(FakeBackend(), jobs_of(PROMPTS), cfg, batch_size=4)
+    assert one == many
+    assert run(FakeBackend(), jobs_of(PROMPTS), cfg, batch_size=2, seed=1) != one
+
+
+def test_banned_tokens_and_no_repeat_ngrams():
+    cfg = SamplingConfig(temperature=2.0, top_p=1.0, no_repeat_ngram_size=3, banned_ids=(1, 2, 3))
+    for prompt, gen in zip(PROMPTS, run(FakeBackend(vocab=20), jobs_of(PROMPTS), cfg, batch_size=5, max_new=30)):
+        assert not set(gen) & {1, 2, 3}
+        seq = prompt + gen
+        grams = [tuple(seq[i : i + 3]) for i in range(len(seq) - 2)]
+        assert len(grams) == len(set(grams)), "a 3-gram repeated"
+
+
+def test_top_p_keeps_only_the_nucleus():
+    be = FakeBackend(vocab=10)
+    be.table[:] = -10.0
+    be.table[:, :, 4] = 10.0  # token 4 holds almost all the mass
+    got = run(be, jobs_of(PROMPTS), SamplingConfig(temperature=1.0, top_p=0.5), batch_size=5, max_new=5)
+    assert all(g == [4] * 5 for g in got)
+
+
+def test_stop_and_eos_end_rows_and_shrink_the_batch():
+    be = FakeBackend()
+    stop = lambda st: len(st.generated) >= 1 + st.prompt[0] % 4  # noqa: E731 - rows end at different steps
+    got = run(be, jobs_of(PROMPTS), SamplingConfig(greedy=True), batch_size=5, stop=stop, max_new=20)
+    for prompt, gen in zip(PROMPTS, got):
+        assert len(gen) <= 1 + prompt[0] % 4
+        assert EOS not in gen
+    assert be.steps < 5  # finished rows were dropped, the batch did not run to max_new
+
+
+def test_bad_sampling_settings():
+    with pytest.raises(ValueError, match="top_p"):
+        SamplingConfig(top_p=0)
+    with pytest.raises(ValueError, match="temperature"):
+        SamplingConfig(temperature=0)
+
+
+def test_shared_prompts_are_prefilled_once_and_decode_as_if_alone():
+    prompts = [[3, 4, 5]] * 4 + [[9]] * 3  # samples of two contexts
+    jobs = [DecodeJob(tuple(p), key=i) for i, p in enumerate(prompts)]
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95)
+    be = FakeBackend()
+    prefilled = []
+    original = be.prefill
+    be.prefill = lambda ids, mask: prefilled.append(len(ids)) or original(ids, mask)
+    together = run(be, jobs, cfg, batch_size=7)
+    assert prefilled == [2]
+    assert together == run(FakeBackend(), jobs, cfg, batch_size=1)
+
+
+def test_a_prefix_every_prompt_shares_is_prefilled_once():
+    prompts = [[3, 4, 5, 6, 8, 1], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]]
+    jobs = jobs_of(prompts)
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95)
+    be = FakeBackend()
+    prefilled = []
+    original = be.prefill
+    be.prefill = lambda ids, mask: prefilled.append(ids.tolist()) or original(ids, mask)
+    assert run(be, jobs, cfg, batch_size=3) == run(FakeBackend(), jobs, cfg, batch_size=1)
+    assert prefilled == [[[3, 4, 5, 6]]] and be.extends == 1  # each prompt keeps a token of its own
+
+
+def test_fake_backend_log_likelihoods_are_log_probabilities():
+    be = FakeBackend(vocab=12)
+    ids = np.array([[3, 4, 5, 6]], dtype=np.int64)
+    ll = be.log_likelihoods(ids, np.ones_like(ids))
+    assert ll.shape == (1, 3) and (ll < 0).all()
+    logits = be.logits_for(3, 4).astype(np.float64)
+    assert ll[0, 1] == pytest.approx(logits[5] - np.log(np.exp(logits).sum()), rel=1e-5)
+
+
+def test_the_batched_nucleus_picks_what_the_row_by_row_nucleus_picks():
+    import torch
+
+    from impdist.decoding.sampling import _nucleus, new_state, select_next
+
+    rng = np.random.default_rng(0)
+    vocab, rows, top_p, temperature = 3000, 24, 0.9, 1.0
+    logits = rng.normal(size=(rows, vocab)).astype(np.float32)
+    logits[::3] *= 8.0   # peaked rows: the nucleus lies in the top 64
+    logits[1::3] *= 0.1  # flat rows: it does not, and the full sort is needed
+    states = [new_state([1], seed=5, key=k, ngram=0) for k in range(rows)]
+    got = select_next(logits.copy(), states, SamplingConfig(temperature=temperature, top_p=top_p))
+    probs = torch.softmax(torch.from_numpy(logits) / temperature, dim=1)
+    for row in range(rows):
+        ids, p = _nucleus(probs[row], top_p)
+        cum = torch.cumsum(p, 0).numpy()
+        u = new_state([1], seed=5, key=row, ngram=0).rng.random() * float(cum[-1])
+        assert got[row] == int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])
