@@ -42,5 +42,6 @@ except RuntimeError as exc:
     sys.exit(f"gpu.sh: {exc}")
 PY
 
-.venv/bin/python -m pytest -m cuda tests/kernels/test_cuda.py -q -p no:cacheprovider
+# every kernel test runs the CUDA path beside the CPU one (tests/kernels/harness.py) when a GPU is usable
+.venv/bin/python -m pytest tests/kernels -q -p no:cacheprovider
 .venv/bin/python bench/bench_gpu.py "$@"

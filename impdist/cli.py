@@ -7,8 +7,11 @@ from pathlib import Path
 import click
 
 from impdist._version import __version__
+from impdist.decoding.runtime import BACKENDS
 from impdist.errors import ImpdistError
 from impdist.extras import extra_for_module, install_hint, require
+from impdist.models.embedded import DEFAULT_EMBEDDER, DEFAULT_TEACHER
+from impdist.tasks import TASKS
 
 
 def _contexts_arg(value: str) -> int | Path:
@@ -27,7 +30,7 @@ def _executor_extra(executor: str) -> tuple[str, ...]:
 
 
 def _executor_options(fn):
-    """--executor and --ray-address: who runs the shards (impdist.io.run_shards)."""
+    """--executor and --ray-address: who runs the shards (impdist.io.executors.run_shards)."""
     fn = click.option("--ray-address", default=None,
                       help="With --executor ray: the cluster to join ('auto' after `ray start`, or HEAD_IP:6379); "
                            "default: start a local one with --workers CPUs.")(fn)
@@ -42,13 +45,13 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", default="smollm2-135m", show_default=True,
+@click.option("--model", default=DEFAULT_TEACHER, show_default=True,
               help="Teacher: embedded name, local directory or hub id.")
 @click.option("--contexts", "contexts", default="8", show_default=True,
               help="Number of news-prefix contexts, or a corpus file (.txt, .jsonl, .parquet).")
 @click.option("--samples", default=8, show_default=True, help="Teacher samples per context (paper: 100).")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
-@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(["torch", "onnx", "onnx-int8"]))
+@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(BACKENDS))
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--batch-size", default=16, show_default=True)
@@ -61,7 +64,7 @@ def cli() -> None:
 def generate(contexts: str, fmt: str, **kwargs) -> None:
     """Sample contexts, then candidate continuations of each, with the teacher."""
     require("models", *_executor_extra(kwargs["executor"]), what="impdist generate")
-    from impdist.generate.pipeline import generate as run
+    from impdist.generate.pipeline import generate as run  # the model stack: loaded per command
 
     click.echo(str(run(contexts=_contexts_arg(contexts), fmt=fmt, **kwargs)))
 
@@ -80,7 +83,7 @@ def _off_or_float(value: str) -> float | None:
 @click.option("--in", "source", default="runs/default", show_default=True, type=click.Path(path_type=Path),
               help="The --out folder of `impdist generate`, a candidates stage, or a JSONL file of candidates.")
 @click.option("--out", default=None, type=click.Path(path_type=Path), help="Run folder (default: --in).")
-@click.option("--task", default="paraphrase", show_default=True, type=click.Choice(["paraphrase", "summary"]))
+@click.option("--task", default="paraphrase", show_default=True, type=click.Choice(TASKS))
 @click.option("--judge", default="embedding", show_default=True,
               help="embedding[:MODEL], nli:MODEL or paraphrase:MODEL (a dir from `impdist judge train`).")
 @click.option("--threshold", "judge_threshold", default=None, type=float, help="Judge threshold (default: the judge's).")
@@ -100,7 +103,7 @@ def _off_or_float(value: str) -> float | None:
               help="Pair every two sentences of a context group, or y_orig with each candidate only.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--judge-all", is_flag=True, help="Judge every pair, not only those passing the lexical filters.")
-@click.option("--embedder", default="minilm-l6", show_default=True, help="Sentence embeddings for semantic dedup.")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence embeddings for semantic dedup.")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--batch-size", default=32, show_default=True)
 @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
@@ -116,17 +119,16 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
     require(*(() if kwargs["rethreshold"] else ("models",)), "filters", "report",
             *(("faiss",) if semantic_duplicate is not None else ()), *_executor_extra(kwargs["executor"]),
             what="impdist filter")
-    from impdist.filters.chain import FilterConfig
-    from impdist.filters.pipeline import filter_dataset
+    from impdist.filters import chain, pipeline  # the model stack: loaded per command
 
     try:
-        cfg = FilterConfig(task=task, min_len_ratio=min_len_ratio, max_len_ratio=max_len_ratio,
+        cfg = chain.FilterConfig(task=task, min_len_ratio=min_len_ratio, max_len_ratio=max_len_ratio,
                            max_compression=max_compression, max_rouge_l=max_rouge_l, numbers=numbers,
                            judge_threshold=judge_threshold, entailment_graph=entailment_graph,
                            near_duplicate=near_duplicate, semantic_duplicate=semantic_duplicate)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    click.echo(str(filter_dataset(task=task, config=cfg, **kwargs)))
+    click.echo(str(pipeline.filter_dataset(task=task, config=cfg, **kwargs)))
 
 
 @cli.command(name="run")
@@ -162,15 +164,15 @@ def run_command(out: Path, config_file: Path | None, print_config: bool, show: i
     require("models", "filters", "faiss", "report", *_executor_extra(executor), what="impdist run")
     import json
 
-    from impdist.run import run
-    from impdist.run_config import TASKS, RunConfig, read_run_config
+    from impdist.run import run  # the model stack: loaded per command
+    from impdist.run_config import RunConfig, read_run_config  # the model stack: loaded per command
 
     config = read_run_config(config_file) if config_file is not None else RunConfig()
     overrides = {k: v for k, v in flags.items() if v is not None}
     if "tasks" in overrides:
         chosen = tuple(t.strip() for t in overrides["tasks"].split(",") if t.strip())
         if not chosen or set(chosen) - set(TASKS):
-            raise click.BadParameter(f"tasks must be paraphrase and/or summary, got {overrides['tasks']!r}",
+            raise click.BadParameter(f"tasks must be {' and/or '.join(TASKS)}, got {overrides['tasks']!r}",
                                      param_hint="--tasks")
         overrides["tasks"] = chosen
     if "judge_data" in overrides and overrides["judge_data"].lower() == "none":
@@ -192,7 +194,7 @@ def judge() -> None:
 
 
 @judge.command("train")
-@click.option("--base", default="minilm-l6", show_default=True,
+@click.option("--base", default=DEFAULT_EMBEDDER, show_default=True,
               help="Encoder to fine-tune: embedded name, local directory or hub id.")
 @click.option("--data", required=True,
               help="Labelled pairs: SICK for --labels nli, MRPC or STS for --labels paraphrase; a JSONL file, a "
@@ -210,7 +212,7 @@ def judge() -> None:
 def judge_train(**kwargs) -> None:
     """Fine-tune a cross-encoder judge; prints its held-out metrics."""
     require("models", "filters", what="impdist judge train")
-    from impdist.judges.train import train_judge
+    from impdist.judges.train import train_judge  # the model stack: loaded per command
 
     click.echo(str(train_judge(**kwargs)))
 
@@ -234,21 +236,11 @@ def judge_calibrate(judges: tuple[str, ...], datas: tuple[str, ...], as_json: bo
     require("models", "filters", what="impdist judge calibrate")
     import json
 
-    from impdist.judges.calibrate import calibrate, format_table
-    from impdist.judges.equivalence import load_judge
-    from impdist.judges.labelled import read_labelled
+    from impdist.judges.calibrate import calibrate_many, format_table  # the model stack: loaded per command
 
-    pairs = [read_labelled(path) for path in datas]  # bad files fail before any model loads
-    rows = []
-    for spec in judges:
-        loaded = load_judge(spec, device=device, batch_size=batch_size, threads=threads)
-        for data in pairs:
-            row = calibrate(loaded, data, split=split, threshold=threshold)
-            rows.append(row)
-            if as_json:
-                click.echo(json.dumps(row.as_dict()))
-    if not as_json:
-        click.echo(format_table(rows))
+    rows = calibrate_many(judges, datas, split=split, threshold=threshold, device=device, batch_size=batch_size,
+                          threads=threads)
+    click.echo("\n".join(json.dumps(row.as_dict()) for row in rows) if as_json else format_table(rows))
 
 
 # --- students (impdist.student): train, distill, export, paraphrase, summarize -------------------
@@ -256,7 +248,7 @@ def judge_calibrate(judges: tuple[str, ...], datas: tuple[str, ...], as_json: bo
 def _train_options(fn):
     """The options of `train` that `distill` shares (they make an impdist.student.TrainConfig)."""
     options = [
-        click.option("--base", default="smollm2-135m", show_default=True,
+        click.option("--base", default=DEFAULT_TEACHER, show_default=True,
                      help="Model to fine-tune: embedded name, local directory or hub id (causal LM or T5-style)."),
         click.option("--epochs", default=3.0, show_default=True),
         click.option("--max-steps", default=None, type=int, help="Optimizer steps (overrides --epochs)."),
@@ -281,7 +273,7 @@ def _train_options(fn):
 
 
 def _train_config(**options):
-    from impdist.student.train import TrainConfig
+    from impdist.student.train import TrainConfig  # the model stack: loaded per command
 
     return TrainConfig(**options)
 
@@ -296,7 +288,7 @@ def train_command(data: tuple[Path, ...], out: Path, max_minutes: float | None, 
                   quiet: bool, **config) -> None:
     """Fine-tune a student on a distilled dataset (loss on the target only, control codes as prefixes)."""
     require("models", what="impdist train")
-    from impdist.student.train import train
+    from impdist.student.train import train  # the model stack: loaded per command
 
     click.echo(str(train(data[0] if len(data) == 1 else list(data), out, _train_config(**config), max_minutes=max_minutes, save_every=save_every,
                          threads=threads, quiet=quiet)))
@@ -311,7 +303,7 @@ def train_command(data: tuple[Path, ...], out: Path, max_minutes: float | None, 
 @click.option("--samples", default=10, show_default=True, help="Student samples per source.")
 @click.option("--top-p", default=0.9, show_default=True)
 @click.option("--temperature", default=0.7, show_default=True)
-@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(BACKENDS),
               help="Runtime of the student's sampling.")
 @click.option("--judge", default=None, help="Filter judge (default: the dataset card's, else embedding).")
 @_train_options
@@ -320,8 +312,8 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
                     threads: int | None, quiet: bool, **config) -> None:
     """Self-distillation: the student samples, the filter re-judges, the dataset grows, the student retrains."""
     require("models", "filters", "faiss", "report", what="impdist distill")
-    from impdist.student.rewrites import Sampling
-    from impdist.distill import distill
+    from impdist.student.rewrites import Sampling  # the model stack: loaded per command
+    from impdist.distill import distill  # the model stack: loaded per command
 
     sampling = Sampling(samples=samples, top_p=top_p, temperature=temperature, backend=backend, threads=threads,
                             seed=config["seed"])
@@ -340,7 +332,7 @@ def distill_command(data: Path, out: Path, rounds: int, student: Path | None, sa
 def export_command(model: Path, out: Path, int8: bool, evaluate: bool, threads: int | None) -> None:
     """Export a student to ONNX (KV cache, optionally int8) with a model card; loads with plain optimum."""
     require("models", what="impdist export")
-    from impdist.student.export import export_student
+    from impdist.student.export import export_student  # the model stack: loaded per command
 
     click.echo(str(export_student(model, out, int8=int8, evaluate=evaluate, threads=threads)))
 
@@ -357,7 +349,7 @@ def _rewrite_command(task: str):
                        "every line is done.")
     @click.option("--format", "input_format", default="auto", show_default=True,
                   type=click.Choice(["auto", "text", "jsonl"]), help="Input format (auto: JSONL if it starts with '{').")
-    @click.option("--backend", default=None, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    @click.option("--backend", default=None, type=click.Choice(BACKENDS),
                   help="Default: an export's own graph, else onnx-int8.")
     @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
     @click.option("--n", default=1, show_default=True, help="Outputs per line (n > 1 samples; tgt is then a list).")
@@ -372,21 +364,15 @@ def _rewrite_command(task: str):
     @click.option("--seed", default=0, show_default=True)
     @click.option("--batch-size", default=32, show_default=True)
     @click.option("--threads", default=None, type=int, help="Intra-op threads (default: all cores).")
-    def command(model: Path, source: str, output: str, input_format: str, backend: str | None, device: str,
-                threads: int | None, **options) -> None:
+    def command(model: Path, source: str, output: str, **options) -> None:
         require("models", what=f"impdist {'paraphrase' if task == 'paraphrase' else 'summarize'}")
-        from impdist.io.records import open_output, read_lines
-        from impdist.student.serve import Paraphraser, rewrite_stream
+        from impdist.student.serve import rewrite_file  # the model stack: loaded per command
 
-        lines = read_lines(source)  # a missing file fails before the student loads
-        student = Paraphraser.load(model, backend, device, threads=threads)
-        with open_output(output) as write:
-            rewrite_stream(student, lines, write, task=task, input_format=input_format,
-                           where="<stdin>" if source == "-" else source, **options)
+        rewrite_file(model, source, output, task=task, **options)
 
     command.__doc__ = f"{'Paraphrase' if task == 'paraphrase' else 'Summarize'} sentences with a student."
     if task == "summary":
-        command = click.option("--embedder", default="minilm-l6", show_default=True,
+        command = click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True,
                                help="Sentence embeddings that --best-of compares with.")(command)
         command = click.option("--best-of", default=1, show_default=True,
                                help="Return the most informative of N sampled summaries (the most meaning "
@@ -409,15 +395,15 @@ cli.command(name="summarize", help="Summarize sentences with a student: lines or
 @click.option("--data", required=True,
               help="mrpc-dev, google-compression-dev, broadcast-dev, bnc-dev, or a file: JSONL {src, refs} or TSV "
                    "(source, then references).")
-@click.option("--task", default=None, type=click.Choice(["paraphrase", "summary"]),
+@click.option("--task", default=None, type=click.Choice(TASKS),
               help="Default: the named set's, else paraphrase.")
 @click.option("--limit", default=None, type=int, help="Evaluate the first N items only.")
 @click.option("--baselines", default="copy,truncate,teacher", show_default=True,
               help="Comma-separated: copy, truncate (summaries), teacher (prompted zero-shot); 'none' for none.")
-@click.option("--teacher", default="smollm2-135m", show_default=True, help="The teacher to prompt.")
-@click.option("--backend", default=None, type=click.Choice(["torch", "onnx", "onnx-int8"]),
+@click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="The teacher to prompt.")
+@click.option("--backend", default=None, type=click.Choice(BACKENDS),
               help="The student's runtime (default: its export's, or onnx-int8).")
-@click.option("--embedder", default="minilm-l6", show_default=True,
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True,
               help="Sentence embeddings for BERT-iBLEU's similarity (embedded name, directory or hub id).")
 @click.option("--diversity", default=None, help="The student's diversity code (a number or a code label).")
 @click.option("--compression", default=None, help="The student's length code (a number or a code label).")
@@ -433,14 +419,11 @@ def evaluate_command(model: Path | None, data: str, task: str | None, limit: int
     require("models", what="impdist evaluate")
     import json
 
-    from impdist.evaluation.evaluate import evaluate
+    from impdist.evaluation.evaluate import evaluate  # the model stack: loaded per command
+    from impdist.student.codes import EvalControls  # the model stack: loaded per command
 
     chosen = [] if baselines.strip() == "none" else [b.strip() for b in baselines.split(",") if b.strip()]
-    controls = {k: v for k, v in (("diversity", diversity), ("compression", compression)) if v is not None}
-    if extractive:
-        controls["extractive"] = True
-    if best_of != 1:
-        controls.update(best_of=best_of, embedder=embedder)
+    controls = EvalControls(diversity=diversity, compression=compression, extractive=extractive, best_of=best_of)
     result = evaluate(model, data, task=task, limit=limit, baselines=chosen, teacher=teacher, backend=backend,
                       embedder=embedder, controls=controls, threads=threads, quiet=as_json)
     click.echo(json.dumps(result.to_json()) if as_json else str(result))

@@ -3,8 +3,9 @@
 Round k: the round k-1 student samples candidates for the dataset's sources (paper: 10
 samples, top-p 0.9, temperature 0.7); the filter chain re-judges them with pairing="source", so
 its entailment-graph step keeps, per source, one passing candidate (paraphrase: the lowest
-ROUGE-L; summary: the most informative, impdist.filters.informativeness); the pairs kept join the dataset with round = k, and the student is trained again on the grown
-dataset, starting from its round k-1 weights. Every step is a resumable stage under OUT:
+ROUGE-L; summary: the most informative, impdist.filters.informativeness); the pairs kept
+join the dataset with round = k, and the student is trained again on the grown dataset,
+starting from its round k-1 weights. Every step is a resumable stage under OUT:
 
     round-0/student/                      the first student (unless one is given)
     round-k/<task>/candidates-<id>/       the student's samples, one row per source
@@ -19,12 +20,16 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from impdist.student.rewrites import Sampling, sample_rewrites
+from impdist.filters import card as dataset_card
+from impdist.filters.chain import FilterConfig
+from impdist.filters.pipeline import filter_dataset, read_dataset
 from impdist.io import StageDir, fingerprint, open_stage
 from impdist.student.data import read_pairs
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta
+from impdist.student.rewrites import Sampling, sample_rewrites
 from impdist.student.train import TrainConfig, TrainResult, train
+
 
 @dataclass
 class RoundResult:
@@ -74,8 +79,6 @@ def _sources(pairs: list[dict], task: str, round_: int) -> list[dict]:
 def _filter_settings(card: dict, task: str, judge: str | None):
     """The judge and thresholds the dataset's pairs of this task were filtered with (from their
     card), for re-judging."""
-    from impdist.filters.chain import FilterConfig
-
     cfg = FilterConfig(task=task)
     if card.get("task") == task and isinstance(card.get("filters"), dict):
         cfg = FilterConfig(**{**card["filters"], "task": task})
@@ -88,8 +91,6 @@ def _filter_settings(card: dict, task: str, judge: str | None):
 def _sample_and_filter(folder: Path, student: Path, pairs: list[dict], card: dict, task: str, round_: int,
                        sampling: Sampling, judge: str | None, data_fp: str, filter_options: dict, quiet: bool):
     """(candidates stage, filter result) of one task in one round."""
-    from impdist.filters.pipeline import filter_dataset
-
     sources = _sources(pairs, task, round_)
     stage = sample_rewrites(folder, str(student), sources, task, sampling, inputs={"dataset": data_fp},
                             round_=round_, quiet=quiet)
@@ -103,9 +104,6 @@ def _sample_and_filter(folder: Path, student: Path, pairs: list[dict], card: dic
 def _grow(folder: Path, round_: int, previous: list[dict], prev_fp: str, added: dict[str, StageDir],
           cards: dict[str, dict]) -> StageDir:
     """The round's dataset stage: the previous pairs, then the new pairs the filter kept this round."""
-    from impdist.filters import card as dataset_card
-    from impdist.filters.pipeline import read_dataset
-
     inputs = {"previous": prev_fp, **{f"added-{task}": fingerprint(stage) for task, stage in added.items()}}
     stage = open_stage(folder, "dataset", {"stage": "dataset", "round": round_, "merge": "previous + added"}, inputs)
     if not stage.is_complete:

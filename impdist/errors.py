@@ -41,3 +41,25 @@ class CorruptStageError(ImpdistError):
 
 class MissingExtraError(ImpdistError, ModuleNotFoundError):
     """An optional dependency is not installed; the message names the `pip install 'impdist[...]'`."""
+
+
+class DeviceUnavailableError(ImpdistError, RuntimeError):
+    """device="cuda" was asked for, but this build or this machine cannot run it (no CUDA build of
+    the kernels, no GPU-enabled faiss, no visible GPU); the message says what to install or use."""
+
+
+# --- Arguments: a value outside what a function accepts (still a ValueError / TypeError, so code
+# that catches those keeps working). ---
+
+class UnknownTaskError(ImpdistError, ValueError):
+    """A task is not one impdist distils (impdist.tasks.TASKS)."""
+
+
+class KernelArgumentError(ImpdistError, ValueError):
+    """A kernel (impdist.kernels) was given a bad value: batches of different lengths, an unknown
+    kind, scheme or option, too few texts. Raised alike by the CPU and the CUDA path."""
+
+
+class KernelTypeError(ImpdistError, TypeError):
+    """A kernel was given an argument of the wrong type: one str where a batch belongs, an item
+    that is not a str. Raised alike by the CPU and the CUDA path."""

@@ -3,6 +3,7 @@
 Paraphrase: BLEU to the references, self-BLEU to the source, iBLEU (Sun & Zhou 2012) and
 BERT-iBLEU (Niu et al. 2021). Summary: ROUGE-1/2/L F1 to the references and compression. Both:
 distinct-n and the share of outputs that copy their source. Every score is on a 0-100 scale.
+The compression of a pair is defined here too, for the filters and the dataset card.
 """
 from __future__ import annotations
 
@@ -12,9 +13,27 @@ import numpy as np
 
 from impdist import kernels
 from impdist.errors import ImpdistError
+from impdist.judges.embed import pair_similarity
 
 IBLEU_ALPHA = 0.7   # the paper's alpha: copy-the-input on MRPC, BLEU 44.4 -> iBLEU 1.1
 BERT_IBLEU_BETA = 4.0
+
+
+def compression(srcs: Sequence[str], tgts: Sequence[str]) -> np.ndarray:
+    """float64 len(tgt) / len(src) in characters (code points); inf where src is empty."""
+    src_len = np.fromiter(map(len, srcs), np.float64, len(srcs))
+    tgt_len = np.fromiter(map(len, tgts), np.float64, len(tgts))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = tgt_len / src_len
+    ratio[src_len == 0] = np.inf
+    return ratio
+
+
+def mean_compression(srcs: Sequence[str], tgts: Sequence[str]) -> float:
+    """Mean compression over the pairs with a non-empty source; NaN when there are none."""
+    ratio = compression(srcs, tgts)
+    finite = ratio[np.isfinite(ratio)]
+    return float(finite.mean()) if len(finite) else float("nan")
 
 
 def _check(outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs: Sequence[str]) -> None:
@@ -44,19 +63,13 @@ def bert_ibleu_scores(similarity: np.ndarray, self_bleu: np.ndarray, beta: float
     return 100.0 * np.where((sim > 0) & (novelty > 0), score, 0.0)
 
 
-def similarity(embedder, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-    """Cosine similarity of the sentence embeddings of a[i] and b[i] (an impdist Embedder)."""
-    ea, eb = embedder.embed(list(a)), embedder.embed(list(b))
-    return np.einsum("ij,ij->i", ea, eb).astype(np.float64)
-
-
 def paraphrase_metrics(outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs: Sequence[str], *,
                        embedder=None) -> dict[str, float]:
     """iBLEU's three numbers, BERT-iBLEU (when an embedder is given), diversity and copies."""
     scores = ibleu(outputs, refs, srcs)
     if embedder is not None:
         sent_self = kernels.sentence_bleu(list(outputs), [[s] for s in srcs])
-        sims = similarity(embedder, srcs, outputs)
+        sims = pair_similarity(embedder, srcs, outputs)
         scores["bert_ibleu"] = float(bert_ibleu_scores(sims, sent_self).mean())
         scores["similarity"] = 100.0 * float(sims.mean())
     scores.update(_shared(outputs, srcs))
@@ -81,12 +94,8 @@ def summary_metrics(outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs:
 
 
 def _shared(outputs: Sequence[str], srcs: Sequence[str]) -> dict[str, float]:
-    from impdist.filters.lexical import compression
-
-    ratio = compression(list(srcs), list(outputs))
-    finite = ratio[np.isfinite(ratio)]
     return {
-        "compression": float(finite.mean()) if len(finite) else float("nan"),
+        "compression": mean_compression(list(srcs), list(outputs)),
         "rougeL_to_src": 100.0 * float(kernels.rouge(list(outputs), list(srcs))[:, 2].mean()),
         "distinct_1": 100.0 * kernels.distinct_n(list(outputs), 1),
         "distinct_2": 100.0 * kernels.distinct_n(list(outputs), 2),

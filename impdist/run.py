@@ -13,10 +13,22 @@ from typing import Sequence
 
 import click
 
+from impdist.data import resolve as resolve_data
 from impdist.errors import ImpdistError
+from impdist.evaluation.data import load_eval_set
+from impdist.evaluation.evaluate import evaluate
+from impdist.evaluation.run_report import write_run_report
 from impdist.extras import require
+from impdist.filters.pipeline import filter_dataset
+from impdist.generate.pipeline import generate
+from impdist.io import StageDir, fingerprint
 from impdist.io.atomic import write_bytes_atomic
+from impdist.judges.train import train_judge
 from impdist.run_config import RUN_FILE, RunConfig, run_record
+from impdist.student.export import export_student
+from impdist.student.meta import STUDENT_FILE, read_meta
+from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
+from impdist.student.train import train
 
 
 @dataclass
@@ -78,18 +90,7 @@ def run(
     `<out>/run.json` first; every step resumes.
     `workers`, `executor` and `ray_address` choose who runs the generate and filter shards."""
     require("models", "filters", "faiss", "report", what="impdist run")
-    config = config or RunConfig()
-    from impdist.data import resolve as resolve_data
-    from impdist.evaluation.data import load_eval_set
-    from impdist.evaluation.evaluate import evaluate
-    from impdist.evaluation.run_report import write_run_report
-    from impdist.filters.pipeline import filter_dataset
-    from impdist.generate.pipeline import generate
-    from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
-    from impdist.io import fingerprint
-    from impdist.student.train import train
-
-    c = config
+    c = config or RunConfig()
     out = Path(out)
     evalsets = [load_eval_set(name, limit=items) for name, items in c.eval_sets.items()]  # bad names fail first
     if c.judge_data is not None:
@@ -102,8 +103,6 @@ def run(
                                        batch_size=c.generate_batch_size, seed=c.seed, quiet=quiet, **shards))
     judge = "embedding"
     if c.judge_data is not None:
-        from impdist.judges.train import train_judge
-
         judge_dir = out / "judge"
         _step(report, "judge", quiet,
               lambda: train_judge(c.judge_base, c.judge_data, "paraphrase", judge_dir, quiet=quiet))
@@ -176,9 +175,6 @@ def record_run(out: Path, config: RunConfig, execution: dict) -> Path:
 
 def _export(student: Path, out: Path) -> str:
     """Export once per trained student: an export made from this very student.json is kept."""
-    from impdist.student.export import export_student
-    from impdist.student.meta import STUDENT_FILE, read_meta
-
     if (out / STUDENT_FILE).exists():
         meta = read_meta(out)
         if meta.get("training") == read_meta(student).get("training"):
@@ -189,8 +185,6 @@ def _export(student: Path, out: Path) -> str:
 def rewrite_sources_of(candidates_dir: Path, n: int) -> list[dict]:
     """The first n distinct full sentences (6 words or more) the teacher wrote as y_orig, in
     context order, as rewrite sources."""
-    from impdist.io import StageDir
-
     seen: dict[str, dict] = {}
     for row in StageDir(candidates_dir).iter_rows():
         src = row["y_orig"].strip()

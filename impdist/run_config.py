@@ -7,7 +7,6 @@ settings live (the Makefile passes none of its own).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -15,11 +14,15 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from impdist._version import __version__
 from impdist.errors import ImpdistError
 from impdist.filters.chain import FilterConfig
+from impdist.io.stage_config import Config
+from impdist.models.embedded import DEFAULT_EMBEDDER, DEFAULT_TEACHER
+from impdist.student.codes import EvalControls
 from impdist.student.train import TrainConfig
+from impdist.tasks import TASKS
 
-TASKS = ("paraphrase", "summary")
 RUN_FILE = "run.json"
 FORMAT = 1  # version of run.json's layout
 
@@ -32,20 +35,6 @@ class RewriteSampling:
     temperature: float = 0.7
     top_p: float = 0.9
     extractive: bool = False
-
-
-@dataclass(frozen=True)
-class EvalControls:
-    """How the student decodes one task when it is evaluated."""
-
-    diversity: float | None = None
-    compression: float | None = None
-    extractive: bool = False
-    best_of: int = 1
-
-    def as_controls(self) -> dict[str, Any]:
-        """The `controls` of impdist.evaluation.evaluate: only what differs from plain greedy."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, False) and (k != "best_of" or v != 1)}
 
 
 def _default_rewrites() -> dict[str, RewriteSampling]:
@@ -64,11 +53,11 @@ def _default_controls() -> dict[str, EvalControls]:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Config):
     """Everything that decides what `impdist run` produces. Execution choices (workers, executor,
     quiet) are not part of it: they change how fast, not what."""
 
-    teacher: str = "smollm2-135m"
+    teacher: str = DEFAULT_TEACHER
     seed: int = 0
     tasks: tuple[str, ...] = TASKS
     # generate: news-prefix contexts x teacher samples per context
@@ -78,17 +67,18 @@ class RunConfig:
     generate_batch_size: int = 16
     # judge: a paraphrase cross-encoder trained on labelled pairs; None uses the embedding judge
     judge_data: str | None = "mrpc-dev-labelled"
-    judge_base: str = "minilm-l6"
+    judge_base: str = DEFAULT_EMBEDDER
     # filter
-    embedder: str = "minilm-l6"
+    embedder: str = DEFAULT_EMBEDDER
     pair_cap: int = 32
     filters: Mapping[str, FilterConfig] = field(default_factory=lambda: {t: FilterConfig(task=t) for t in TASKS})
     # the prompted teacher's rewrites of its own sentences (the student's data); 0 trains on
     # the contextual pairs alone
     rewrite_sources: int = 256
     rewrites: Mapping[str, RewriteSampling] = field(default_factory=_default_rewrites)
-    # the student (its base and seed are always the teacher and seed above): the teacher's own weights with the bottom half frozen (steps 0.65x as long,
-    # less to overfit on a few hundred pairs); the time budget, not the epochs, ends it
+    # the student (its base and seed are always the teacher and seed above): the teacher's own
+    # weights with the bottom half frozen (steps 0.65x as long, less to overfit on a few hundred
+    # pairs); the time budget, not the epochs, ends it
     student: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20.0, freeze=0.5))
     train_minutes: float | None = 5.0
     train_eval_every: int = 10    # held-out loss every N steps: the report's training curve
@@ -109,9 +99,8 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        """A short hash of the canonical JSON: equal configs, equal ids."""
-        blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The fingerprint's first 12 hex digits: equal configs, equal ids."""
+        return self.fingerprint[:12]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "run config") -> RunConfig:
@@ -164,7 +153,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
             values[name] = _scalar(value, known[name], key)
     try:
         return cls(**values)
-    except ValueError as e:  # the stage configs' own domain checks (FilterConfig raises ValueError)
+    except (ValueError, ImpdistError) as e:  # the configs' own domain checks, named by where they are
         raise ImpdistError(f"{where}: {e}") from None
 
 
@@ -180,6 +169,9 @@ def _scalar(value: Any, f: Any, key: str) -> Any:
         ok = isinstance(value, bool)
     elif kind.startswith("int"):
         ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind.startswith("float | str"):  # a number, or a code label (EvalControls' codes)
+        ok = isinstance(value, (int, float, str)) and not isinstance(value, bool)
+        value = float(value) if ok and not isinstance(value, str) else value
     elif kind.startswith("float"):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
@@ -213,9 +205,6 @@ def _check(c: RunConfig) -> None:
     for task, r in c.rewrites.items():
         if r.samples < 1 or not 0 < r.top_p <= 1 or not (math.isfinite(r.temperature) and r.temperature > 0):
             raise bad(f"rewrites.{task}", "samples >= 1, 0 < top_p <= 1 and a finite temperature > 0")
-    for task, e in c.eval_controls.items():
-        if e.best_of < 1:
-            raise bad(f"eval_controls.{task}.best_of", "a positive integer")
     for task, f in c.filters.items():
         if f.task != task:
             raise bad(f"filters.{task}.task", f"{task!r}, the task it is listed under")
@@ -242,7 +231,5 @@ def read_run_config(path: str | os.PathLike) -> RunConfig:
 
 def run_record(config: RunConfig, execution: Mapping[str, Any]) -> dict[str, Any]:
     """What run.json holds: the version, the run id, the config, and how it was executed."""
-    from impdist import __version__
-
     return {"format": FORMAT, "impdist": __version__, "run_id": config.run_id, "config": config.to_json(),
             "execution": dict(execution)}

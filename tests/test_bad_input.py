@@ -132,7 +132,7 @@ def test_malformed_jsonl_line_in_a_dataset(impdist, env, llama):
 def test_malformed_jsonl_line_in_an_evaluation_set(impdist, env):
     bad = write(env / "eval.jsonl", '{"src": "a b", "refs": ["b a"]}\n{"src": "x", "refs": [}\n')
     refused(impdist("evaluate", "--data", bad, "--baselines", "copy"),
-            f"{bad}:2: invalid JSON", 'each line must be an object like {"src": "A sentence.", "refs"')
+            f"{bad}:2: invalid JSON", 'Each line must be one complete JSON object, e.g. {"src": "A sentence.", "refs"')
 
 
 def test_a_json_value_that_is_not_an_object(impdist, env, llama):
@@ -319,7 +319,8 @@ def test_corrupt_manifest(impdist, env, content, part):
 
 
 def test_changed_shard(impdist, env):
-    from impdist.io import open_stage, run_shards
+    from impdist.io import open_stage
+    from impdist.io.executors import run_shards
 
     stage = open_stage(env / "run", "candidates", {"x": 1}, inputs={})
     row = {"context_id": "c1", "y_orig": "A b.", "candidates": ["B a."]}
@@ -356,6 +357,12 @@ def test_bad_control_value(impdist, env, exported):
 ])
 def test_bad_option_values(impdist, env, args, part):
     refused(impdist(*args), part, usage=True)
+
+
+def test_a_best_of_below_one(impdist, env):
+    data = write(env / "eval.jsonl", '{"src": "a b", "refs": ["b a"]}\n')
+    refused(impdist("evaluate", "--data", data, "--baselines", "copy", "--best-of", "0"),
+            "best_of must be a positive integer, got 0")
 
 
 def test_unknown_baseline(impdist, env):
@@ -408,7 +415,7 @@ def test_disk_full_keeps_the_old_output_file(impdist, env, exported, monkeypatch
 
     def full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(_atomic, "_write_all", full)
+    monkeypatch.setattr(_atomic, "write_all", full)
     refused(impdist("paraphrase", "--model", exported, "--input", write(env / "in.txt", "a b c\nd e\n"),
                     "--output", old),
             f"cannot write {old}: the disk is full", "Files written before are intact")
@@ -424,7 +431,7 @@ def test_disk_full_while_writing_shards_keeps_finished_ones(impdist, env, llama,
             "--threads", "1", "--quiet", "--samples")
     assert impdist(*args, "1").code == 0
     first = {k: v for k, v in snapshot(env / "run").items() if not k.endswith("manifest.json")}
-    real, shards = _atomic._write_all, []
+    real, shards = _atomic.write_all, []
 
     def fills_up(fd, data):  # the new run's first shard fits, then the disk is full
         target = os.readlink(f"/proc/self/fd/{fd}")
@@ -433,7 +440,7 @@ def test_disk_full_while_writing_shards_keeps_finished_ones(impdist, env, llama,
             if len(shards) > 1:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, data)
-    monkeypatch.setattr(_atomic, "_write_all", fills_up)
+    monkeypatch.setattr(_atomic, "write_all", fills_up)
     text = refused(impdist(*args, "2"), "/000001.jsonl: the disk is full",
                    "Files written before are intact; re-run the same command to resume")
     after = snapshot(env / "run")
@@ -442,7 +449,7 @@ def test_disk_full_while_writing_shards_keeps_finished_ones(impdist, env, llama,
     old_dirs = {Path(k).parent for k in first}
     new = [k for k in after if k.startswith("candidates-") and Path(k).parent not in old_dirs]
     assert sorted(Path(k).name for k in new if not Path(k).name.startswith(".")) == ["000000.jsonl", "manifest.json"]
-    monkeypatch.setattr(_atomic, "_write_all", real)
+    monkeypatch.setattr(_atomic, "write_all", real)
     assert impdist(*args, "2").code == 0  # space again: the re-run finishes the second run
 
 

@@ -7,7 +7,7 @@
    it, else the copy shipped in this package. A folder that lacks the file falls back to the
    shipped copy, so IMPDIST_DATA can override some sets and leave the others alone.
 3. `spec` is `hf:REPO[:CONFIG[:SPLIT]]`: the Hugging Face dataset, converted once to impdist's
-   JSONL layout for `kind` and kept in the artefact cache (impdist.cache), keyed by the spec.
+   JSONL layout for `kind` and kept in the artefact cache (impdist.io.cache), keyed by the spec.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from impdist.errors import ImpdistError, InputNotFoundError, MalformedInputError
+from impdist.extras import require
+from impdist.io.cache import artefact, cache_key
 
 __all__ = ["NAMED", "NamedSet", "Kind", "SHIPPED", "names", "data_file", "resolve"]
 
@@ -113,8 +115,6 @@ _ID_COLUMNS = ("id", "idx", "pair_ID")
 
 
 def _from_hub(spec: str, kind: Kind) -> Path:
-    from impdist.cache import artefact, cache_key
-
     parts = spec[len(HF):].split(":")
     if not parts[0] or len(parts) > 3:
         raise ImpdistError(f"{spec}: a Hugging Face dataset is hf:REPO[:CONFIG[:SPLIT]], "
@@ -136,8 +136,6 @@ def _from_hub(spec: str, kind: Kind) -> Path:
 
 
 def _load(spec: str, kind: Kind, repo: str, config: str | None, split: str | None) -> Any:
-    from impdist.extras import require
-
     require("hub", what=f"reading {spec}")
     import datasets  # imported here, not at the top: it pulls in pyarrow and pandas, and only hf: needs it
 

@@ -1,2 +1,3 @@
 """The decoding runtime the teacher, the student and the evaluation share: backends (torch,
-ONNX Runtime fp32/int8, seq2seq), one decode loop, one sampler, and the extractive constraint."""
+ONNX Runtime fp32/int8, seq2seq), one decode loop, one sampler, and the extractive constraint;
+runtime.py holds the backend names and the CPU thread set-up every torch model shares."""

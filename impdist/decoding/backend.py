@@ -26,8 +26,10 @@ class DecoderBackend(Protocol):
         ...
 
     def step(self, next_ids: np.ndarray) -> np.ndarray:
-        """Append one token per row (int64 (B,)); returns float32 (B, V) next-token logits."""
-        ...
+        """Append one token per row (int64 (B,)); returns float32 (B, V) next-token logits.
+        A backend that subclasses this protocol gets it as a one-token `extend`."""
+        ids = np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)
+        return self.extend(ids, np.ones_like(ids))
 
     def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Append a block of tokens per row to the cache: int64 (B, S), LEFT-padded within the

@@ -10,40 +10,27 @@ from __future__ import annotations
 
 import ctypes
 import inspect
-import os
-from typing import Literal
 
 import numpy as np
 
-from impdist.errors import ImpdistError
-from impdist.models.graph_passes import LOGITS_POSITIONS
 from impdist.decoding.backend import DecoderBackend
+from impdist.decoding.runtime import (BACKENDS, Backend, BackendError, check_backend, default_threads,
+                                      set_torch_threads)
+from impdist.models.graph_passes import LOGITS_POSITIONS
+from impdist.models.names import load_causal_lm, load_tokenizer, onnx_load_error, onnx_model_dir
+from impdist.models.onnx_export import ONNX_FILE
 
 __all__ = ["BackendError", "TorchBackend", "OnnxBackend", "make_backend", "positions_from_mask",
            "BACKENDS"]
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 _LOGIT_FLOATS = 1 << 25  # log_likelihoods: rows per forward chosen so logits stay under 128 MiB
 
 
-class BackendError(ImpdistError):
-    """A backend cannot run as asked (unknown name, device without its runtime)."""
-
-
-def default_threads() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def torch_device(device: str, threads: int | None):
-    """Set torch's intra-op threads for a CPU run (or when asked) and return the torch device."""
-    import torch
+    """Set torch's intra-op threads (set_torch_threads) and return the torch device."""
+    import torch  # the torch backends only: ONNX Runtime runs without it
 
-    if device == "cpu" or threads is not None:
-        torch.set_num_threads(threads or default_threads())
+    set_torch_threads(threads, device)
     return torch.device(device)
 
 
@@ -65,16 +52,14 @@ def _mask_ll(logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[:, 1:] != 0, logp, 0.0).astype(np.float32)
 
 
-class TorchBackend:
+class TorchBackend(DecoderBackend):
     """Hugging Face causal LM in fp32 under torch.inference_mode, with its DynamicCache."""
 
     name = "torch"
 
     def __init__(self, model: str, *, device: str = "cpu", threads: int | None = None,
                  trust_remote_code: bool = False) -> None:
-        import torch
-
-        from impdist.models.names import load_causal_lm
+        import torch  # torch and transformers load with the first torch backend only
 
         self._torch = torch
         self.device = torch_device(device, threads)
@@ -106,11 +91,6 @@ class TorchBackend:
         self._cache = out.past_key_values
         self._pos = t.from_numpy(pos[:, -1:] + 1).to(self.device)
         return out.logits[:, -1].float().cpu().numpy()
-
-    def step(self, next_ids: np.ndarray) -> np.ndarray:
-        """Append one token per row; returns (B, V) next-token logits."""
-        ids = np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)
-        return self.extend(ids, np.ones_like(ids))
 
     def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Append a LEFT-padded block of tokens per row; returns (B, V) next-token logits."""
@@ -149,7 +129,7 @@ class TorchBackend:
         return _mask_ll(np.concatenate(out), mask)
 
 
-class OnnxBackend:
+class OnnxBackend(DecoderBackend):
     """ONNX Runtime session over the exported KV-cache graph (impdist.models.onnx_model_dir).
 
     spinning: let idle intra-op threads spin between steps (ORT's default). Measured at batch
@@ -160,9 +140,6 @@ class OnnxBackend:
     def __init__(self, model: str, *, int8: bool = False, device: str = "cpu", threads: int | None = None,
                  trust_remote_code: bool = False, spinning: bool = True) -> None:
         import onnxruntime as ort
-
-        from impdist.models.onnx_export import ONNX_FILE
-        from impdist.models.names import load_tokenizer, onnx_load_error, onnx_model_dir
 
         self.name = "onnx-int8" if int8 else "onnx"
         if device.startswith("cuda"):
@@ -231,11 +208,6 @@ class OnnxBackend:
         # the last position's logits only: a view, not a copy of all (B, T, V) of them
         return np.array(_host_view(outputs[0])[:, -1], dtype=np.float32)
 
-    def step(self, next_ids: np.ndarray) -> np.ndarray:
-        """Append one token per row; returns (B, V) next-token logits."""
-        ids = np.ascontiguousarray(next_ids, dtype=np.int64).reshape(-1, 1)
-        return self.extend(ids, np.ones_like(ids))
-
     def extend(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Append a LEFT-padded block of tokens per row; returns (B, V) next-token logits."""
         if self._mask is None:
@@ -303,12 +275,10 @@ def _session_options(threads: int | None, spinning: bool):
     return options
 
 
-def make_backend(model: str, backend: Literal["torch", "onnx", "onnx-int8"] = "torch", device: str = "cpu",
+def make_backend(model: str, backend: Backend = "torch", device: str = "cpu",
                  threads: int | None = None, *, trust_remote_code: bool = False) -> DecoderBackend:
     """A DecoderBackend for model (any impdist.models argument), exporting ONNX on first use."""
-    if backend == "torch":
+    if check_backend(backend) == "torch":
         return TorchBackend(model, device=device, threads=threads, trust_remote_code=trust_remote_code)
-    if backend in ("onnx", "onnx-int8"):
-        return OnnxBackend(model, int8=backend == "onnx-int8", device=device, threads=threads,
-                           trust_remote_code=trust_remote_code)
-    raise BackendError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    return OnnxBackend(model, int8=backend == "onnx-int8", device=device, threads=threads,
+                       trust_remote_code=trust_remote_code)

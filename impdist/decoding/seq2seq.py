@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from impdist.decoding.backends import torch_device
+from impdist.models.names import hf_model_dir, load_tokenizer
 
 
 class Seq2SeqTorchBackend:
@@ -15,10 +16,8 @@ class Seq2SeqTorchBackend:
 
     def __init__(self, model: str, *, device: str = "cpu", threads: int | None = None,
                  trust_remote_code: bool = False) -> None:
-        import torch
+        import torch  # torch and transformers load with the first seq2seq student only
         from transformers import AutoModelForSeq2SeqLM
-
-        from impdist.models.names import hf_model_dir, load_tokenizer
 
         self._torch = torch
         self.device = torch_device(device, threads)

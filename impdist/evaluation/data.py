@@ -2,13 +2,14 @@
 (source, then one reference per column), a named set shipped with impdist, or hf:REPO[:CONFIG[:SPLIT]]."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from impdist import data as _data
 from impdist.errors import ImpdistError, MalformedInputError
+from impdist.io.readers import parse_json_object
+from impdist.tasks import check_task
 
 # name -> (file, task) of the named evaluation sets; the registry itself is impdist.data.NAMED.
 NAMED = {name: (s.file, s.task) for name, s in _data.NAMED.items() if s.kind == "eval"}
@@ -34,12 +35,12 @@ def load_eval_set(data: str | os.PathLike, *, task: str | None = None, limit: in
     path = _data.resolve(spec, "eval")
     is_file = Path(spec).expanduser().is_file()  # a file wins over a set of the same name
     name = path.name if is_file else spec
-    task = task or (NAMED[spec][1] if spec in NAMED and not is_file else None)
+    task = check_task(task or (NAMED[spec][1] if spec in NAMED and not is_file else None) or "paraphrase")
     srcs, refs = _read(path, limit)
     if not srcs:
         raise ImpdistError(f"{path}: holds no items to evaluate on; each line must be an object like "
                            f"{_EXAMPLE} (or, in a .tsv, the source, then its references, tab-separated)")
-    return EvalSet(name, task or "paraphrase", srcs, refs)
+    return EvalSet(name, task, srcs, refs)
 
 
 def _read(path: Path, limit: int | None) -> tuple[list[str], list[list[str]]]:
@@ -77,12 +78,8 @@ _EXAMPLE = '{"src": "A sentence.", "refs": ["Its reference rewrite."]}'
 
 def _parse_jsonl(line: str, where: str) -> tuple[str, list[str]]:
     example = _EXAMPLE
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise MalformedInputError(f"{where}: invalid JSON ({e.msg}); each line must be an object like "
-                                  f"{example}") from None
-    if not isinstance(row, dict) or not isinstance(row.get("src"), str) or not row["src"].strip():
+    row = parse_json_object(line, where, example)
+    if not isinstance(row.get("src"), str) or not row["src"].strip():
         raise MalformedInputError(f"{where}: needs a non-empty string field 'src', like {example}")
     refs = row.get("refs", row.get("ref"))
     if isinstance(refs, str):

@@ -15,12 +15,20 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from impdist.io.cache import cache_key, dir_identity
 from impdist.errors import ImpdistError
+from impdist.evaluation import baselines as base
 from impdist.evaluation.data import EvalSet, load_eval_set
-from impdist.io.atomic import write_bytes_atomic
+from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
+from impdist.judges import embed
+from impdist.metrics import paraphrase_metrics, summary_metrics
+from impdist.student.codes import EvalControls
+from impdist.student.meta import STUDENT_FILE, read_meta
+from impdist.student.serve import Paraphraser
+from impdist.io.atomic import remove_stale_temps, write_bytes_atomic
+from impdist.models.embedded import DEFAULT_EMBEDDER, DEFAULT_TEACHER
 
 BASELINES = ("copy", "truncate", "teacher")
 # The paper's numbers (Jung et al. 2023, MRPC test and Gigaword), shown beside ours in reports.
@@ -82,8 +90,6 @@ def _fmt(v: float | None) -> str:
 
 def students_in(model: str | os.PathLike) -> list[tuple[str, Path]]:
     """(name, folder) of the student in `model`, or of every round's student of a distill folder."""
-    from impdist.student.meta import STUDENT_FILE, read_meta
-
     path = Path(model)
     if (path / STUDENT_FILE).exists():
         return [("student", path)]
@@ -102,20 +108,20 @@ def evaluate(
     task: str | None = None,
     limit: int | None = None,
     baselines: Sequence[str] = BASELINES,
-    teacher: str = "smollm2-135m",
+    teacher: str = DEFAULT_TEACHER,
     backend: str | None = None,
-    embedder: str = "minilm-l6",
-    controls: dict | None = None,
+    embedder: str = DEFAULT_EMBEDDER,
+    controls: EvalControls | Mapping | None = None,
     batch_size: int = 32,
     threads: int | None = None,
     cache: str | os.PathLike | None = None,
     quiet: bool = True,
 ) -> Evaluation:
-    """Score the student(s) in `model` and the baselines on `data` (a named set or a file)."""
-    from impdist.evaluation import baselines as base
-    from impdist.generate.prompted import INSTRUCTIONS
-    from impdist.metrics import paraphrase_metrics, summary_metrics
-
+    """Score the student(s) in `model` and the baselines on `data` (a named set or a file).
+    `controls`: how the student decodes (a dict of the same keys is taken too); `embedder` also
+    compares a best_of student's samples."""
+    if not isinstance(controls, EvalControls):
+        controls = EvalControls.from_mapping(controls or {})
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise ImpdistError(f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}")
@@ -131,13 +137,16 @@ def evaluate(
     setkey = {"set": evalset.name, "task": evalset.task, "srcs": cache_key("\n".join(evalset.srcs)),
               "refs": cache_key(json.dumps(evalset.refs)), "embedder": embedder}
 
+    if cache is not None and Path(cache).is_dir():
+        remove_stale_temps(Path(cache))  # the entry a killed run was writing
+
     def run(system: str, identity: dict, produce: Callable[[], list[str]]) -> SystemResult:
         path = None
         if cache is not None:
             slug = re.sub(r"[^\w.-]+", "_", system).strip("_")
             path = Path(cache) / f"{evalset.name}-{slug}-{cache_key('eval', **setkey, **identity)}.json"
-            if path.exists():
-                saved = json.loads(path.read_bytes())
+            saved = _cached(path, identity)
+            if saved is not None:
                 return SystemResult(system, saved["metrics"], saved["outputs"], saved["seconds"])
         if not quiet:
             print(f"evaluate: {system} on {evalset.name} ({len(evalset)} items) ...", flush=True)
@@ -153,12 +162,10 @@ def evaluate(
 
     results = []
     for name, folder in students:
-        name += ", extractive" * bool((controls or {}).get("extractive"))
-        best_of = (controls or {}).get("best_of", 1)
-        name += f", best of {best_of}" * (best_of > 1)
-        ident = {"student": dir_identity(folder), "backend": backend, "controls": controls or {}}
+        name += ", extractive" * controls.extractive + f", best of {controls.best_of}" * (controls.best_of > 1)
+        ident = {"student": dir_identity(folder), "backend": backend, "controls": controls.as_controls()}
         results.append(run(name, ident, lambda folder=folder: _student_outputs(folder, evalset, backend, controls,
-                                                                               batch_size, threads)))
+                                                                               embedder, batch_size, threads)))
     if "copy" in baselines:
         results.append(run("copy-the-input", {}, lambda: base.copy_input(evalset.srcs)))
     if "truncate" in baselines and evalset.task == "summary":
@@ -168,7 +175,7 @@ def evaluate(
     if "teacher" in baselines:
         # A student decoded extractively meets the teacher decoded both ways: plainly, and under
         # the same deletion-only constraint (what the constraint alone is worth).
-        for extractive in (False, True) if (controls or {}).get("extractive") else (False,):
+        for extractive in (False, True) if controls.extractive else (False,):
             ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task]}
             if extractive:
                 ident["extractive"] = True
@@ -178,23 +185,33 @@ def evaluate(
     return Evaluation(evalset.name, evalset.task, len(evalset), results)
 
 
+def _cached(path: Path, identity: dict) -> dict | None:
+    """The evaluation cache's entry at `path` if it is there, whole and for `identity`; else None
+    (the system is scored again and the entry replaced, atomically, as every entry is written)."""
+    try:
+        saved = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except ValueError:  # edited or damaged: a cache entry is derived data, so redo it
+        return None
+    if not isinstance(saved, dict) or saved.get("identity") != json.loads(json.dumps(identity)) or \
+            not {"metrics", "outputs", "seconds"} <= saved.keys():
+        return None
+    return saved
+
+
 @lru_cache(maxsize=1)
 def _teacher(model: str, threads: int | None):
     """The prompted teacher, loaded once for all of its rows."""
-    from impdist.generate.prompted import PromptedTeacher
     return PromptedTeacher(model, threads=threads)
 
 
 def _embedder(model: str, threads: int | None):
     """BERT-iBLEU's sentence embedder, loaded only when a system is scored (cached results need none)."""
-    from impdist.judges.embed import load_embedder
-    return load_embedder(model, threads=threads)
+    return embed.load_embedder(model, threads=threads)
 
 
-def _student_outputs(folder: Path, evalset: EvalSet, backend: str | None, controls: dict | None, batch_size: int,
-                     threads: int | None) -> list[str]:
-    from impdist.student.serve import Paraphraser
-
+def _student_outputs(folder: Path, evalset: EvalSet, backend: str | None, controls: EvalControls, embedder: str,
+                     batch_size: int, threads: int | None) -> list[str]:
     student = Paraphraser.load(folder, backend=backend, threads=threads)
-    return [o[0] for o in student.generate(evalset.srcs, task=evalset.task, batch_size=batch_size,
-                                           **(controls or {}))]
+    return student.rewrite(evalset.srcs, evalset.task, controls, embedder=embedder, batch_size=batch_size)

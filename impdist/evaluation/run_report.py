@@ -10,6 +10,7 @@ from typing import Sequence
 from impdist.evaluation.evaluate import LABELS, Evaluation
 from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, training_curve_png,
                                        write_report)
+from impdist.student.meta import read_meta
 
 EXAMPLES = 8
 BAR_METRICS = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
@@ -76,7 +77,6 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
                    Table(["step", "pairs left"], [[str(s), str(n)] for s, n in card["funnel"]])]
         blocks += [Image(rel(dataset / name, folder), name) for name in card.get("histograms", [])]
     if student is not None:
-        from impdist.student.meta import read_meta
 
         meta = read_meta(student)
         training = meta.get("training", {})

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from impdist.filters.lexical import dataset_diversity
 from impdist.io.atomic import write_bytes_atomic
 
 CARD_MD = "card.md"
@@ -61,8 +62,6 @@ def _md_pair(r: dict) -> str:
 def write_card(folder: Path, *, kept: Sequence[dict], rejected: Sequence[dict],
                funnel: Sequence[tuple[str, int]], meta: dict) -> Path:
     """Write card.json, card.md and one histogram PNG per score into `folder`; return card.md."""
-    from impdist.filters.lexical import dataset_diversity
-
     folder = Path(folder)
     pngs = []
     for key in HISTOGRAMS:

@@ -1,22 +1,25 @@
-"""The filter chain's decisions: thresholds, the order of the filters, and each pair's first
-failing reason. Everything here reads stored scores only, so `--rethreshold` re-runs it
-without loading a model.
+"""The filter chain: its thresholds (`FilterConfig`), its steps in order (`STEPS`), and
+`decide()`, which runs them and gives each pair the reason of the first step it fails ("" =
+kept). Everything here reads stored scores only, so `--rethreshold` re-runs it without loading a
+model.
 
-Order: cheap lexical filters, then the judge, then the dedup steps (exact, entailment graph,
-MinHash near-duplicates, semantic). A pair carries the reason of the first filter it fails;
-"" means kept.
+Order: cheap lexical steps, then the judge, then the dedup steps (exact, entailment graph,
+MinHash near-duplicates, semantic). A step is a small frozen dataclass whose fields are the
+`FilterConfig` fields it reads (copied by name), so a new filter is a config field, a class and
+one entry in `STEPS`; `decide()` needs no edit.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from impdist.filters import dedup
 from impdist.filters.informativeness import informativeness
-from impdist.filters.pairs import check_task
+from impdist.io.stage_config import Config
+from impdist.tasks import TASKS, check_task
 
 # Reasons, in chain order (the funnel and the card list them in this order).
 LENGTH_RATIO = "length_ratio"
@@ -29,12 +32,10 @@ EXACT_DUPLICATE = "exact_duplicate"
 GRAPH_DUPLICATE = "graph_duplicate"
 NEAR_DUPLICATE = "near_duplicate"
 SEMANTIC_DUPLICATE = "semantic_duplicate"
-REASONS = (LENGTH_RATIO, COMPRESSION, TOO_SIMILAR, NUMBERS, UNJUDGED, NOT_EQUIVALENT, EXACT_DUPLICATE,
-           GRAPH_DUPLICATE, NEAR_DUPLICATE, SEMANTIC_DUPLICATE)
 
 
 @dataclass(frozen=True)
-class FilterConfig:
+class FilterConfig(Config):
     """Every threshold of the chain; part of the dataset stage's config (and run id)."""
 
     task: str = "paraphrase"
@@ -61,38 +62,127 @@ class FilterConfig:
             if value is not None and not 0 < value <= 1:
                 raise ValueError(f"{name} must be in (0, 1] or None (off), got {value}")
 
-    def to_json(self) -> dict:
-        return asdict(self)
+    def lexical_gate(self) -> FilterConfig:
+        """The settings of the lexical steps only (the rest at their defaults): what decides which
+        pairs the scored stage judges, and so the only part of this config that stage records."""
+        return FilterConfig(**{name: getattr(self, name) for name in lexical_settings()})
+
+
+class ScoredPairs:
+    """The records the chain decides on, their score columns (read from the `scores` maps once,
+    NaN where a record has none) and their pair embeddings (None when none were computed)."""
+
+    def __init__(self, records: Sequence[dict], embeddings: np.ndarray | None = None) -> None:
+        self.records, self.embeddings = records, embeddings
+        self._columns: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def score(self, key: str) -> np.ndarray:
+        """The column of score `key`, one float per record."""
+        if key not in self._columns:
+            self._columns[key] = score_arrays(self.records, (key,))[key]
+        return self._columns[key]
 
 
 @dataclass(frozen=True)
-class ThresholdFilter:
-    """A per-pair test on stored scores: pairs whose scores fail it get `reason`."""
+class FilterStep:
+    """One step of the chain. Subclasses are frozen dataclasses whose fields are FilterConfig
+    fields; `from_config` copies them, and a step whose setting is None or False is off."""
 
-    reason: str
-    keys: tuple[str, ...]
-    low: float = -math.inf
-    high: float = math.inf
+    reason: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]] = TASKS
+    lexical: ClassVar[bool] = False  # reads lexical scores only: also gates the judge in the scored stage
 
-    def passes(self, scores: dict[str, np.ndarray]) -> np.ndarray:
-        ok = np.ones(len(next(iter(scores.values()))) if scores else 0, dtype=bool)
-        for key in self.keys:
-            v = scores[key]
+    @classmethod
+    def from_config(cls, cfg: FilterConfig) -> FilterStep | None:
+        """This step with cfg's settings, or None where cfg turns it off (or it is for another task)."""
+        if cfg.task not in cls.tasks:
+            return None
+        values = {f.name: getattr(cfg, f.name) for f in fields(cls)}
+        if any(v is None or v is False for v in values.values()):
+            return None
+        return cls(**values)
+
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray | None:
+        """Which of the rows `idx` (the pairs still in, in stored order) this step drops, as a
+        mask over idx; None where the step has nothing to run on (it then leaves no funnel line)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class PairTest(FilterStep):
+    """A per-pair test on stored scores: a pair fails when any score of `keys` is outside
+    [low, high] or missing (NaN)."""
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        """(keys, low, high)."""
+        raise NotImplementedError
+
+    def passes(self, pairs: ScoredPairs) -> np.ndarray:
+        """A mask over all pairs: True where the pair passes."""
+        keys, low, high = self.bounds()
+        ok = np.ones(len(pairs), dtype=bool)
+        for key in keys:
+            v = pairs.score(key)
             with np.errstate(invalid="ignore"):
-                ok &= (v >= self.low) & (v <= self.high)  # NaN (not scored) fails
+                ok &= (v >= low) & (v <= high)  # NaN (not scored) fails
         return ok
 
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray:
+        return ~self.passes(pairs)[idx]
 
-def lexical_filters(cfg: FilterConfig) -> list[ThresholdFilter]:
-    """The cheap filters, run before any model."""
-    if cfg.task == "paraphrase":
-        filters = [ThresholdFilter(LENGTH_RATIO, ("compression",), cfg.min_len_ratio, cfg.max_len_ratio)]
-    else:
-        filters = [ThresholdFilter(COMPRESSION, ("compression",), high=cfg.max_compression)]
-    filters.append(ThresholdFilter(TOO_SIMILAR, ("rougeL",), high=cfg.max_rouge_l))
-    if cfg.numbers:
-        filters.append(ThresholdFilter(NUMBERS, ("numbers_ok",), low=1.0))
-    return filters
+
+@dataclass(frozen=True)
+class LengthRatio(PairTest):
+    """Paraphrase: len(tgt) / len(src) within [min_len_ratio, max_len_ratio]."""
+
+    reason = LENGTH_RATIO
+    tasks = ("paraphrase",)
+    lexical = True
+    min_len_ratio: float
+    max_len_ratio: float
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return ("compression",), self.min_len_ratio, self.max_len_ratio
+
+
+@dataclass(frozen=True)
+class Compression(PairTest):
+    """Summary: len(tgt) / len(src) at most max_compression."""
+
+    reason = COMPRESSION
+    tasks = ("summary",)
+    lexical = True
+    max_compression: float
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return ("compression",), -math.inf, self.max_compression
+
+
+@dataclass(frozen=True)
+class TooSimilar(PairTest):
+    """Lexical dissimilarity: ROUGE-L of source and target at most max_rouge_l."""
+
+    reason = TOO_SIMILAR
+    lexical = True
+    max_rouge_l: float
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return ("rougeL",), -math.inf, self.max_rouge_l
+
+
+@dataclass(frozen=True)
+class Numbers(PairTest):
+    """Number consistency, scored by impdist.filters.numbers (numbers_ok = 1)."""
+
+    reason = NUMBERS
+    lexical = True
+    numbers: bool
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return ("numbers_ok",), 1.0, math.inf
 
 
 def judge_directions(task: str) -> tuple[str, ...]:
@@ -100,8 +190,105 @@ def judge_directions(task: str) -> tuple[str, ...]:
     return ("judge_fwd", "judge_bwd") if task == "paraphrase" else ("judge_fwd",)
 
 
-def judge_filter(cfg: FilterConfig, threshold: float) -> ThresholdFilter:
-    return ThresholdFilter(NOT_EQUIVALENT, judge_directions(cfg.task), low=threshold)
+@dataclass(frozen=True)
+class Unjudged(PairTest):
+    """Pairs the judge never saw (they failed a lexical step when scored, and a re-threshold let
+    them through): no verdict is no pass."""
+
+    reason = UNJUDGED
+    task: str
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return judge_directions(self.task), -math.inf, math.inf
+
+
+@dataclass(frozen=True)
+class NotEquivalent(PairTest):
+    """The judge: every direction of the task scores at least judge_threshold."""
+
+    reason = NOT_EQUIVALENT
+    task: str
+    judge_threshold: float
+
+    def bounds(self) -> tuple[tuple[str, ...], float, float]:
+        return judge_directions(self.task), self.judge_threshold, math.inf
+
+
+@dataclass(frozen=True)
+class ExactDuplicate(FilterStep):
+    """Case- and space-folded text seen before; paraphrase pairs are unordered."""
+
+    reason = EXACT_DUPLICATE
+    task: str
+
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray:
+        srcs = [pairs.records[i]["src"] for i in idx]
+        tgts = [pairs.records[i]["tgt"] for i in idx]
+        return dedup.exact_duplicates(srcs, tgts, symmetric=self.task == "paraphrase")
+
+
+@dataclass(frozen=True)
+class EntailmentGraph(FilterStep):
+    """The paper's grouping: per context, sentences are nodes and surviving pairs edges; keep the
+    lowest-cost pair of each connected component (see `graph_cost`)."""
+
+    reason = GRAPH_DUPLICATE
+    task: str
+    entailment_graph: bool
+
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray:
+        return ~_graph_keep(pairs.records, idx, graph_cost(pairs, self.task))
+
+
+@dataclass(frozen=True)
+class NearDuplicate(FilterStep):
+    """MinHash-LSH near-duplicates of (src, tgt) at Jaccard near_duplicate; the first one stays."""
+
+    reason = NEAR_DUPLICATE
+    near_duplicate: float
+
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray:
+        texts = [(pairs.records[i]["src"], pairs.records[i]["tgt"]) for i in idx]
+        return dedup.near_duplicates(texts, threshold=self.near_duplicate)
+
+
+@dataclass(frozen=True)
+class SemanticDuplicate(FilterStep):
+    """Pair embeddings with cosine >= semantic_duplicate; rows without an embedding are never dropped."""
+
+    reason = SEMANTIC_DUPLICATE
+    semantic_duplicate: float
+
+    def rejects(self, pairs: ScoredPairs, idx: np.ndarray) -> np.ndarray | None:
+        if pairs.embeddings is None:
+            return None
+        emb = pairs.embeddings[idx]
+        has = ~np.isnan(emb).any(axis=1) if len(idx) else np.ones(0, dtype=bool)
+        mask = np.zeros(len(idx), dtype=bool)
+        mask[has] = dedup.semantic_duplicates(np.ascontiguousarray(emb[has], dtype=np.float32),
+                                              threshold=self.semantic_duplicate)
+        return mask
+
+
+# The chain, in order. A pair carries the reason of the first step it fails.
+STEPS: tuple[type[FilterStep], ...] = (LengthRatio, Compression, TooSimilar, Numbers, Unjudged, NotEquivalent,
+                                       ExactDuplicate, EntailmentGraph, NearDuplicate, SemanticDuplicate)
+REASONS = tuple(step.reason for step in STEPS)
+
+
+def lexical_settings() -> tuple[str, ...]:
+    """The FilterConfig fields the lexical steps read, and the task."""
+    return tuple(sorted({"task"} | {f.name for step in STEPS if step.lexical for f in fields(step)}))
+
+
+def chain_steps(cfg: FilterConfig) -> list[FilterStep]:
+    """The steps cfg turns on, in chain order."""
+    return [step for cls in STEPS if (step := cls.from_config(cfg)) is not None]
+
+
+def lexical_filters(cfg: FilterConfig) -> list[PairTest]:
+    """The cheap steps, run before any model (the scored stage judges only the pairs passing them)."""
+    return [step for step in chain_steps(cfg) if step.lexical]
 
 
 def score_arrays(records: Sequence[dict], keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -123,69 +310,38 @@ class Decision:
 
 def decide(records: Sequence[dict], cfg: FilterConfig, judge_threshold: float,
            embeddings: np.ndarray | None = None) -> Decision:
-    """Apply the chain to scored records (in their stored order, which makes dedup's "first
-    one wins" deterministic). `embeddings` holds one L2-normalised row per record (NaN rows
-    where none was computed) for semantic dedup."""
-    n = len(records)
-    reasons = [""] * n
-    alive = np.ones(n, dtype=bool)
-    funnel = [("pairs", n)]
-
-    def drop(mask: np.ndarray, reason: str) -> None:
-        for i in np.flatnonzero(mask & alive):
-            reasons[i] = reason
-        alive[mask] = False
-        funnel.append((reason, int(alive.sum())))
-
-    filters = lexical_filters(cfg)
-    keys = sorted({k for f in filters for k in f.keys} | set(judge_directions(cfg.task)))
-    scores = score_arrays(records, keys)
-    for f in filters:
-        drop(~f.passes(scores), f.reason)
-    judged = np.all([~np.isnan(scores[k]) for k in judge_directions(cfg.task)], axis=0) if n else alive
-    drop(~judged, UNJUDGED)
-    drop(~judge_filter(cfg, judge_threshold).passes(scores), NOT_EQUIVALENT)
-
-    idx = np.flatnonzero(alive)
-    srcs = [records[i]["src"] for i in idx]
-    tgts = [records[i]["tgt"] for i in idx]
-    drop(_at(idx, n, dedup.exact_duplicates(srcs, tgts, symmetric=cfg.task == "paraphrase")), EXACT_DUPLICATE)
-    if cfg.entailment_graph:
+    """Run the chain over scored records (in their stored order, which makes dedup's "first one
+    wins" deterministic) with the judge at `judge_threshold`. `embeddings` holds one
+    L2-normalised row per record (NaN rows where none was computed) for semantic dedup."""
+    pairs = ScoredPairs(records, embeddings)
+    reasons = [""] * len(pairs)
+    alive = np.ones(len(pairs), dtype=bool)
+    funnel = [("pairs", len(pairs))]
+    for step in chain_steps(replace(cfg, judge_threshold=judge_threshold)):
         idx = np.flatnonzero(alive)
-        drop(_at(idx, n, ~_graph_keep(records, idx, _graph_cost(records, cfg.task, scores["rougeL"]))),
-             GRAPH_DUPLICATE)
-    if cfg.near_duplicate is not None:
-        idx = np.flatnonzero(alive)
-        texts = [(records[i]["src"], records[i]["tgt"]) for i in idx]
-        drop(_at(idx, n, dedup.near_duplicates(texts, threshold=cfg.near_duplicate)), NEAR_DUPLICATE)
-    if cfg.semantic_duplicate is not None and embeddings is not None:
-        idx = np.flatnonzero(alive & ~np.isnan(embeddings).any(axis=1)) if n else np.flatnonzero(alive)
-        sub = np.ascontiguousarray(embeddings[idx], dtype=np.float32)
-        drop(_at(idx, n, dedup.semantic_duplicates(sub, threshold=cfg.semantic_duplicate)), SEMANTIC_DUPLICATE)
+        dropped = step.rejects(pairs, idx)
+        if dropped is None:
+            continue
+        for i in idx[dropped]:
+            reasons[i] = step.reason
+        alive[idx[dropped]] = False
+        funnel.append((step.reason, int(alive.sum())))
     return Decision(reasons, funnel)
 
 
-def _at(idx: np.ndarray, n: int, sub_mask: np.ndarray) -> np.ndarray:
-    """Scatter a mask over the rows `idx` into a mask over all n rows."""
-    mask = np.zeros(n, dtype=bool)
-    mask[idx] = sub_mask
-    return mask
-
-
-def _graph_cost(records: Sequence[dict], task: str, rouge_l: np.ndarray) -> np.ndarray:
-    """What the graph step minimises per component. Paraphrase: overlap (ROUGE-L), for the most
-    reworded pair. Summary: minus informativeness, for the summary that keeps the most meaning
-    for its length; overlap would pick the shortest, whatever it lost. A summary record scored
-    before similarities were stored counts as the least informative."""
+def graph_cost(pairs: ScoredPairs, task: str) -> np.ndarray:
+    """What the graph step minimises per component, for every pair. Paraphrase: overlap
+    (ROUGE-L), for the most reworded pair. Summary: minus informativeness, for the summary that
+    keeps the most meaning for its length; overlap would pick the shortest, whatever it lost. A
+    summary record scored before similarities were stored counts as the least informative."""
     if task == "paraphrase":
-        return rouge_l
-    scores = score_arrays(records, ("similarity", "compression"))
-    return np.nan_to_num(-informativeness(scores["similarity"], scores["compression"]), nan=np.inf)
+        return pairs.score("rougeL")
+    return np.nan_to_num(-informativeness(pairs.score("similarity"), pairs.score("compression")), nan=np.inf)
 
 
 def _graph_keep(records: Sequence[dict], idx: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """The paper's entailment-graph grouping: sentences are nodes, surviving pairs are edges;
-    keep the lowest-cost pair of each connected component (see _graph_cost)."""
+    """Of the rows idx, those the entailment graph keeps: the lowest-cost pair of each connected
+    component of the (context, sentence) nodes."""
     node: dict[tuple[str, int], int] = {}
     a = np.empty(len(idx), dtype=np.int64)
     b = np.empty(len(idx), dtype=np.int64)

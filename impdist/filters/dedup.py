@@ -11,7 +11,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from impdist.errors import ImpdistError
+from impdist.errors import DeviceUnavailableError
 from impdist.kernels import minhash
 from impdist.kernels.minhash import Shingle
 
@@ -26,10 +26,6 @@ IVF_LISTS_PER_SQRT_N, IVF_NPROBE, IVF_TRAIN_PER_LIST = 2, 8, 64
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 16, 40, 32
 _FIRST_K = 16  # neighbours asked per row first; rows whose k-th is still a match ask for 4x more
 _ROUNDS = 32  # vectorised rounds of the greedy walk before finishing it one node at a time
-
-
-class DeviceUnavailableError(ImpdistError, RuntimeError):
-    """device="cuda" was asked for but faiss has no GPU support or sees no GPU."""
 
 
 def text_ids(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:

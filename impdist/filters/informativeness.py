@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from impdist.judges.embed import pair_similarity
+
 LENGTH_COST = 0.3
 
 
@@ -35,11 +37,12 @@ def most_informative(embedder, sources: Sequence[str], candidates: Sequence[Sequ
         raise ValueError(f"need one candidate list per source, got {len(sources)} sources and "
                          f"{len(candidates)} lists")
     options = [list(dict.fromkeys(c for c in cands if c.strip())) or [src] for src, cands in zip(sources, candidates)]
-    texts = list(dict.fromkeys([*sources, *(c for cands in options for c in cands)]))
-    vectors = dict(zip(texts, embedder.embed(texts)))
-    picked = []
-    for src, cands in zip(sources, options):
-        sim = np.array([float(vectors[src] @ vectors[c]) for c in cands])
-        comp = np.array([len(c) / max(len(src), 1) for c in cands])
-        picked.append(cands[int(np.argmax(informativeness(sim, comp)))])
+    pair_srcs = [src for src, cands in zip(sources, options) for _ in cands]
+    pair_cands = [c for cands in options for c in cands]
+    scores = informativeness(pair_similarity(embedder, pair_srcs, pair_cands),
+                             np.array([len(c) / max(len(s), 1) for s, c in zip(pair_srcs, pair_cands)]))
+    picked, start = [], 0
+    for cands in options:
+        picked.append(cands[int(np.argmax(scores[start:start + len(cands)]))])
+        start += len(cands)
     return picked

@@ -8,17 +8,9 @@ import numpy as np
 
 from impdist import kernels
 from impdist.filters.dedup import text_ids
-from impdist.filters.numbers import agree_by_id, check_task
-
-
-def compression(srcs: Sequence[str], tgts: Sequence[str]) -> np.ndarray:
-    """float64 len(tgt) / len(src) in characters (code points); inf where src is empty."""
-    src_len = np.fromiter(map(len, srcs), np.float64, len(srcs))
-    tgt_len = np.fromiter(map(len, tgts), np.float64, len(tgts))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = tgt_len / src_len
-    ratio[src_len == 0] = np.inf
-    return ratio
+from impdist.filters.numbers import agree_by_id
+from impdist.metrics import compression, mean_compression
+from impdist.tasks import check_task
 
 
 SCORES = ("compression", "rougeL", "bleu", "numbers_ok")
@@ -86,12 +78,10 @@ def dataset_diversity(
     if len(srcs) != len(tgts):
         raise ValueError(f"srcs and tgts differ in length: {len(srcs)} != {len(tgts)}")
     nan = float("nan")
-    ratio = compression(srcs, tgts)
-    finite = ratio[np.isfinite(ratio)]
     return {
         "distinct_1": kernels.distinct_n(tgts, 1, threads=threads) if len(tgts) else nan,
         "distinct_2": kernels.distinct_n(tgts, 2, threads=threads) if len(tgts) else nan,
         "self_bleu": float(kernels.self_bleu(tgts, threads=threads).mean()) if len(tgts) >= 2 else nan,
         "rougeL_mean": float(kernels.rouge(tgts, srcs, threads=threads)[:, 2].mean()) if len(tgts) else nan,
-        "compression_mean": float(finite.mean()) if len(finite) else nan,
+        "compression_mean": mean_compression(srcs, tgts),
     }

@@ -36,8 +36,7 @@ import numpy as np
 
 from impdist.filters.dedup import text_ids
 from impdist.kernels.numbers import scan_numbers
-
-TASKS = ("paraphrase", "summary")
+from impdist.tasks import check_task
 
 _UNITS = "one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -124,13 +123,6 @@ def _numbers(texts: Sequence[str], threads: int | None = None) -> list[tuple[str
 def numbers_in(text: str) -> Counter[str]:
     """The numbers `text` states, normalised as the module docstring describes, with counts."""
     return Counter(_numbers([text])[0])
-
-
-def check_task(task: str) -> str:
-    """The task, or ValueError naming the ones the filters know."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    return task
 
 
 def numbers_agree(

@@ -11,14 +11,7 @@ import hashlib
 import random
 from typing import Iterator
 
-TASKS = ("paraphrase", "summary")
-
-
-def check_task(task: str) -> str:
-    """`task` if it is one impdist distils, else a ValueError naming the choices."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    return task
+from impdist.tasks import check_task
 
 
 def group_sentences(group: dict) -> list[str]:

@@ -16,17 +16,23 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from impdist.errors import ImpdistError, MalformedInputError
 from impdist.filters import card, chain
 from impdist.filters.chain import FilterConfig
+from impdist.filters.lexical import pair_scores
+from impdist.judges.embed import cosine, embed_pairs
 from impdist.judges.embed import load_embedder as _load_embedder  # one per process; tests swap it
-from impdist.filters.pairs import check_task, make_pairs
-from impdist.io import StageDir, fingerprint, latest_stage, open_stage, read_jsonl_numbered, run_shards
+from impdist.filters.pairs import make_pairs
+from impdist.io import StageDir, fingerprint, latest_stage, read_jsonl_numbered
 from impdist.io.atomic import write_bytes_atomic
+from impdist.io.executors import run_shards
+from impdist.io.stage_config import StageConfig
+from impdist.models.embedded import DEFAULT_EMBEDDER
+from impdist.tasks import check_task
 
 GROUPS_PER_SHARD = 64    # context groups per scored shard (a few hundred pairs)
 ROWS_PER_SHARD = 50_000  # rows per kept / rejected shard of the dataset stage
@@ -53,6 +59,50 @@ class FilterResult:
         return (f"funnel: {steps}\n"
                 f"{self.kept} pairs kept, {self.rejected} rejected, in {self.dataset_dir}\n"
                 f"dataset card: {self.card}")
+
+
+# --- the stages' configs and the scored stage's payload ------------------------------------------
+
+@dataclass(frozen=True)
+class ScoredConfig(StageConfig):
+    """The scored stage: how candidates are paired, which judge and embedder score them, and
+    (`gate`; None with judge_all) the lexical thresholds a pair must pass to be judged."""
+
+    stage = "scored"
+    task: str
+    judge: str
+    cap: int | None
+    pairing: str
+    seed: int
+    gate: FilterConfig | None
+    embedder: str
+    scores: int = SCORES_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        gate = None if self.gate is None else {k: getattr(self.gate, k) for k in chain.lexical_settings()}
+        return {**super().to_json(), "gate": gate}
+
+
+@dataclass(frozen=True)
+class ScoredPayload:
+    """One scored shard: its context groups, and how this run executes the models (not part of
+    the config: device, batch size and threads change speed, not scores)."""
+
+    config: ScoredConfig
+    device: str
+    batch_size: int
+    threads: int | None
+    groups: list[dict]
+
+
+@dataclass(frozen=True)
+class DatasetConfig(StageConfig):
+    """The dataset stage: the chain's thresholds and the judge (and threshold) it reads."""
+
+    stage = "dataset"
+    filters: FilterConfig
+    judge: str
+    judge_threshold: float
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -111,21 +161,18 @@ def decode_vector(s: str) -> np.ndarray:
 def _pair_embeddings(embedder, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """normalize(e(src) + e(tgt)) of non-empty `records` (the same for (a, b) and (b, a)), and
     cos(e(src), e(tgt)); each sentence embedded once."""
-    sents = list(dict.fromkeys(s for r in records for s in (r["src"], r["tgt"])))
-    vec = dict(zip(sents, embedder.embed(sents)))
-    pairs = np.stack([vec[r["src"]] + vec[r["tgt"]] for r in records])
-    similarity = np.array([float(vec[r["src"]] @ vec[r["tgt"]]) for r in records])
+    src, tgt = embed_pairs(embedder, [r["src"] for r in records], [r["tgt"] for r in records])
+    pairs = src + tgt
+    similarity = cosine(src, tgt)
     norms = np.linalg.norm(pairs, axis=1, keepdims=True)
     return pairs / np.maximum(norms, 1e-12), similarity
 
 
-def scored_shard(payload: dict) -> Iterator[dict]:
+def scored_shard(payload: ScoredPayload) -> Iterator[dict]:
     """Pairs of a shard's groups with every score the chain needs (see the module docstring)."""
-    from impdist.filters.lexical import pair_scores
-
-    task, threads = payload["task"], payload["threads"]
-    records = [p for g in payload["groups"] for p in make_pairs(g, task, cap=payload["cap"], seed=payload["seed"],
-                                                                  pairing=payload["pairing"])]
+    cfg, threads = payload.config, payload.threads
+    task = cfg.task
+    records = [p for g in payload.groups for p in make_pairs(g, task, cap=cfg.cap, seed=cfg.seed, pairing=cfg.pairing)]
     if not records:
         return
     srcs = [r["src"] for r in records]
@@ -133,21 +180,20 @@ def scored_shard(payload: dict) -> Iterator[dict]:
     for key, values in pair_scores(srcs, tgts, task, threads=threads).items():
         for r, v in zip(records, values.tolist()):
             r["scores"][key] = v
-    if payload["gate"] is None:
+    if cfg.gate is None:
         todo = list(range(len(records)))
     else:
-        gates = chain.lexical_filters(FilterConfig(**payload["gate"]))
-        scores = chain.score_arrays(records, sorted({k for f in gates for k in f.keys}))
-        ok = np.all([f.passes(scores) for f in gates], axis=0)
+        pairs = chain.ScoredPairs(records)
+        ok = np.all([step.passes(pairs) for step in chain.lexical_filters(cfg.gate)], axis=0)
         todo = np.flatnonzero(ok).tolist()
     if todo:
-        judge = _load_judge(payload["judge"], payload["device"], payload["batch_size"], threads)
+        judge = _load_judge(cfg.judge, payload.device, payload.batch_size, threads)
         sub = [records[i] for i in todo]
         fwd = judge.score([r["src"] for r in sub], [r["tgt"] for r in sub])
         bwd = None
         if task == "paraphrase":
             bwd = fwd if judge.symmetric else judge.score([r["tgt"] for r in sub], [r["src"] for r in sub])
-        emb, similarity = _pair_embeddings(_load_embedder(payload["embedder"], payload["device"], threads), sub)
+        emb, similarity = _pair_embeddings(_load_embedder(cfg.embedder, payload.device, threads), sub)
         for k, r in enumerate(sub):
             r["scores"]["judge_fwd"] = float(fwd[k])
             r["scores"]["similarity"] = float(similarity[k])
@@ -161,15 +207,11 @@ def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judg
                   cap: int | None, pairing: str, seed: int, judge_all: bool, embedder: str, device: str, batch_size: int,
                   threads: int | None, workers: int, fmt: str, quiet: bool, executor: str = "local",
                   ray_address: str | None = None) -> StageDir:
-    gate = None if judge_all else {k: v for k, v in cfg.to_json().items()
-                                   if k in ("task", "min_len_ratio", "max_len_ratio", "max_compression",
-                                            "max_rouge_l", "numbers")}
-    config = {"stage": "scored", "task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate,
-              "embedder": embedder, "scores": SCORES_VERSION}
-    stage = open_stage(out, "scored", config, inputs={"candidates": source_fp}, fmt=fmt)
-    common = {"task": task, "judge": judge, "cap": cap, "pairing": pairing, "seed": seed, "gate": gate, "embedder": embedder,
-              "device": device, "batch_size": batch_size, "threads": threads}
-    units = [(f"{i // GROUPS_PER_SHARD:06d}", {**common, "groups": groups[i : i + GROUPS_PER_SHARD]})
+    config = ScoredConfig(task, judge, cap, pairing, seed, gate=None if judge_all else cfg.lexical_gate(),
+                          embedder=embedder)
+    stage = config.open(out, inputs={"candidates": source_fp}, fmt=fmt)
+    units = [(f"{i // GROUPS_PER_SHARD:06d}",
+              ScoredPayload(config, device, batch_size, threads, groups[i : i + GROUPS_PER_SHARD]))
              for i in range(0, len(groups), GROUPS_PER_SHARD)]
     run_shards(stage, units, scored_shard, workers=workers, progress="filter: score", quiet=quiet,
                executor=executor, ray_address=ray_address)
@@ -209,8 +251,7 @@ def _chunks(rows: list[dict], prefix: str) -> Iterable[tuple[str, list[dict]]]:
 def _dataset_stage(out: Path, scored: StageDir, cfg: FilterConfig, fmt: str, quiet: bool) -> FilterResult:
     judge = json.loads((scored.path / JUDGE_FILE).read_bytes())
     threshold = cfg.judge_threshold if cfg.judge_threshold is not None else judge["default_threshold"]
-    config = {"stage": "dataset", "filters": cfg.to_json(), "judge": judge["judge"], "judge_threshold": threshold}
-    stage = open_stage(out, "dataset", config, inputs={"scored": fingerprint(scored)}, fmt=fmt)
+    stage = DatasetConfig(cfg, judge["judge"], threshold).open(out, inputs={"scored": fingerprint(scored)}, fmt=fmt)
     card_json = stage.path / card.CARD_JSON
     if stage.is_complete and card_json.exists():
         stage.complete()  # re-stamp: the dataset asked for last is the one `read_dataset(out)` reads
@@ -255,7 +296,7 @@ def filter_dataset(
     pairing: str = "group",
     seed: int = 0,
     judge_all: bool = False,
-    embedder: str = "minilm-l6",
+    embedder: str = DEFAULT_EMBEDDER,
     device: str = "cpu",
     batch_size: int = 32,
     threads: int | None = None,

@@ -3,14 +3,17 @@ resumable stage directory under `out` (see impdist/io/stage.py)."""
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from impdist.errors import ImpdistError
 from impdist.generate import stages
-from impdist.decoding.backends import BACKENDS
-from impdist.generate.stages import TeacherSpec
-from impdist.io import StageDir, fingerprint, open_stage, read_texts, run_shards
+from impdist.decoding.runtime import check_backend
+from impdist.generate.stages import (CandidatesConfig, CandidatesPayload, CorpusContextsConfig, CorpusPayload,
+                                     NewsContextsConfig, NewsContextsPayload, TeacherSpec)
+from impdist.io import StageDir, fingerprint, read_texts
+from impdist.io.executors import run_shards
+from impdist.models.embedded import DEFAULT_TEACHER
 
 DOCS_PER_SHARD = 64
 CONTEXTS_PER_SHARD = 4
@@ -31,8 +34,7 @@ class GenerateResult:
 
 
 def _check(contexts: int | str | os.PathLike, samples: int, backend: str, batch_size: int) -> None:
-    if backend not in BACKENDS:
-        raise ImpdistError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    check_backend(backend)
     if isinstance(contexts, int) and contexts < 1:
         raise ImpdistError(f"--contexts must be a positive number or a file, got {contexts}")
     if samples < 1 or batch_size < 1:
@@ -43,10 +45,8 @@ def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_siz
                    fmt: str) -> StageDir:
     """Prefix shards of batch_size prefixes each, added until the stage holds >= n contexts.
     Shards depend only on (seed, index), so asking for more contexts later extends the run."""
-    config = {"stage": "contexts", "source": "news-prefix", "teacher": asdict(teacher), "seed": seed,
-              "prefixes_per_shard": batch_size, "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS,
-              "sampling": stages.CONTEXT_SAMPLING}
-    stage = open_stage(out, "contexts", config, inputs={}, fmt=fmt)
+    config = NewsContextsConfig(teacher, seed, prefixes_per_shard=batch_size)
+    stage = config.open(out, inputs={}, fmt=fmt)
     # A teacher that writes few full sentences would loop for ever: give up after a budget.
     budget = 8 * (n // batch_size + 1) + 8
     have = shard = 0
@@ -56,11 +56,11 @@ def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_siz
                                f"continuations, short of the {n} contexts asked for: check the model "
                                f"({teacher.model!r}) writes English text, or ask for fewer contexts")
         name = f"{shard:06d}"
-        payload = {"teacher": asdict(teacher), "seed": seed, "first": shard * batch_size, "count": batch_size,
-                   "max_new_tokens": stages.CONTEXT_MAX_NEW_TOKENS, "batch_size": batch_size}
+        payload = NewsContextsPayload(config, first=shard * batch_size)
         run_shards(stage, [(name, payload)], stages.context_shard, workers=1, progress="contexts", quiet=quiet)
         have += stage.manifest["shards"][name]["rows"]
         shard += 1
+    stage.complete()  # complete for this n; a larger n later reopens it (record_shard) and completes it again
     return stage
 
 
@@ -68,9 +68,9 @@ def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str,
                      ray_address: str | None) -> StageDir:
     docs = [(f"d{i}", text) for i, text in enumerate(read_texts(path))]
     stat = path.stat()
-    config = {"stage": "contexts", "source": "corpus", "path": str(path.resolve())}
-    stage = open_stage(out, "contexts", config, inputs={"corpus": f"{stat.st_size}:{stat.st_mtime_ns}"}, fmt=fmt)
-    units = [(f"{i // DOCS_PER_SHARD:06d}", {"docs": docs[i : i + DOCS_PER_SHARD]})
+    config = CorpusContextsConfig(str(path.resolve()))
+    stage = config.open(out, inputs={"corpus": f"{stat.st_size}:{stat.st_mtime_ns}"}, fmt=fmt)
+    units = [(f"{i // DOCS_PER_SHARD:06d}", CorpusPayload(docs[i : i + DOCS_PER_SHARD]))
              for i in range(0, len(docs), DOCS_PER_SHARD)]
     run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet,
                executor=executor, ray_address=ray_address)
@@ -79,7 +79,7 @@ def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str,
 
 
 def generate(
-    model: str = "smollm2-135m",
+    model: str = DEFAULT_TEACHER,
     contexts: int | str | os.PathLike = 8,
     samples: int = 8,
     out: str | os.PathLike = "runs/default",
@@ -116,16 +116,10 @@ def generate(
                            "or had no preceding text; give longer documents (several sentences per line)")
     for i, r in enumerate(rows):
         r["index"] = i
-    config = {"stage": "candidates", "teacher": asdict(teacher), "seed": seed, "samples": samples,
-              "max_new_tokens": stages.CONDITIONAL_MAX_NEW_TOKENS, "sampling": stages.CONDITIONAL_SAMPLING,
-              "contexts": len(rows)}
-    cand_stage = open_stage(out, "candidates", config, inputs={"contexts": fingerprint(ctx_stage)}, fmt=fmt)
-    units = []
-    for i in range(0, len(rows), CONTEXTS_PER_SHARD):
-        payload = {"teacher": asdict(teacher), "seed": seed, "samples": samples, "batch_size": batch_size,
-                   "max_new_tokens": stages.CONDITIONAL_MAX_NEW_TOKENS,
-                   "contexts": rows[i : i + CONTEXTS_PER_SHARD]}
-        units.append((f"{i // CONTEXTS_PER_SHARD:06d}", payload))
+    config = CandidatesConfig(teacher, seed, samples, contexts=len(rows))
+    cand_stage = config.open(out, inputs={"contexts": fingerprint(ctx_stage)}, fmt=fmt)
+    units = [(f"{i // CONTEXTS_PER_SHARD:06d}", CandidatesPayload(config, batch_size, rows[i : i + CONTEXTS_PER_SHARD]))
+             for i in range(0, len(rows), CONTEXTS_PER_SHARD)]
     run_shards(cand_stage, units, stages.conditional_shard, workers=workers, progress="candidates", quiet=quiet,
                executor=executor, ray_address=ray_address)
     cand_stage.complete()

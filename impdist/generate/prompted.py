@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from impdist.decoding.decode import DecodeJob, decode_by_length
+from impdist.decoding.extractive import Extractive
+from impdist.decoding.sampling import SamplingConfig
 from impdist.errors import ImpdistError
+from impdist.generate.teacher import load_teacher
+from impdist.models.embedded import DEFAULT_TEACHER
+from impdist.tasks import check_task
 
 INSTRUCTIONS = {
     "paraphrase": "Paraphrase the following sentence. Keep its meaning; use different words. "
@@ -21,10 +27,8 @@ class PromptedTeacher:
 
     A model without a chat template gets the instruction as plain text followed by "Answer:"."""
 
-    def __init__(self, model: str = "smollm2-135m", *, backend: str = "onnx-int8", device: str = "cpu",
+    def __init__(self, model: str = DEFAULT_TEACHER, *, backend: str = "onnx-int8", device: str = "cpu",
                  threads: int | None = None, trust_remote_code: bool = False) -> None:
-        from impdist.generate.teacher import load_teacher
-
         self.model = model
         self.teacher = load_teacher(model, backend, device, threads, trust_remote_code)
 
@@ -45,12 +49,7 @@ class PromptedTeacher:
         """n replies per text, in input order: greedy, or sampled (top-p, temperature) with one
         random stream per output, so results do not depend on batch_size. extractive=True keeps
         each reply a deletion of its text (impdist.decoding.extractive)."""
-        from impdist.decoding.decode import DecodeJob, decode_by_length
-        from impdist.decoding.extractive import Extractive
-        from impdist.decoding.sampling import SamplingConfig
-
-        if task not in INSTRUCTIONS:
-            raise ImpdistError(f"task must be one of {', '.join(INSTRUCTIONS)}, got {task!r}")
+        check_task(task)
         if n < 1 or (n > 1 and not sample):
             raise ImpdistError(f"n must be >= 1, and n > 1 needs sample=True; got n={n}, sample={sample}")
         t = self.teacher

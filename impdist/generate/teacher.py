@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from impdist.decoding.backend import DecoderBackend
+from impdist.decoding.backends import make_backend
 from impdist.decoding.sampling import newline_token_ids
+from impdist.models.names import load_tokenizer
 
 
 @dataclass
@@ -27,9 +29,6 @@ class Teacher:
 @lru_cache(maxsize=2)
 def load_teacher(model: str, backend: str, device: str, threads: int | None, trust_remote_code: bool) -> Teacher:
     """The teacher for (model, backend, device), built once per process."""
-    from impdist.decoding.backends import make_backend
-    from impdist.models.names import load_tokenizer
-
     tok = load_tokenizer(model, trust_remote_code=trust_remote_code)
     runtime = make_backend(model, backend, device=device, threads=threads, trust_remote_code=trust_remote_code)
     eos = {tok.eos_token_id} if tok.eos_token_id is not None else set()

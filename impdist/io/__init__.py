@@ -1,16 +1,18 @@
-"""Storage layer of every stage: reading user input, atomic shard files, manifests, executors.
+"""Storage layer of every stage: reading user input (readers), atomic shard and output files
+(writers), durable writes and directory publishing (atomic), stage directories with their
+manifests (stage), and the artefact cache (cache).
 
 A stage is a pure function from a payload (an input shard) to rows; `open_stage` gives its run
-directory, `run_shards` runs it over the shards that are not done yet, and `latest_stage` /
-`fingerprint` let the next stage find and pin what it reads.
+directory, `impdist.io.executors.run_shards` runs it over the shards that are not done yet (the
+executors are the layer above this one), and `latest_stage` / `fingerprint` let the next stage
+find and pin what it reads.
 """
-from impdist.io.executors.local import run_shards
-from impdist.io.records import (FORMATS, MAX_LINE_BYTES, ShardInfo, read_jsonl, read_jsonl_numbered, read_rows,
-                                read_texts, write_rows)
+from impdist.io.readers import MAX_LINE_BYTES, read_jsonl, read_jsonl_numbered, read_lines, read_rows, read_texts
 from impdist.io.stage import StageDir, canonical_json, fingerprint, latest_stage, open_stage
+from impdist.io.writers import FORMATS, ShardInfo, open_output, write_rows
 
 __all__ = [
-    "FORMATS", "MAX_LINE_BYTES", "ShardInfo", "StageDir", "canonical_json", "fingerprint",
-    "latest_stage", "open_stage", "read_jsonl", "read_jsonl_numbered", "read_rows", "read_texts", "run_shards",
+    "FORMATS", "MAX_LINE_BYTES", "ShardInfo", "StageDir", "canonical_json", "fingerprint", "latest_stage",
+    "open_output", "open_stage", "read_jsonl", "read_jsonl_numbered", "read_lines", "read_rows", "read_texts",
     "write_rows",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 
 META_KEY = b"impdist"
+BATCH_ROWS = 10_000  # rows per row group when writing, per record batch when reading
 _INT64 = (-(2**63), 2**63 - 1)
 _ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
           "bool": pa.bool_(), "null": pa.null(), "map": pa.map_(pa.string(), pa.float64()),

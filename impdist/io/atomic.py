@@ -1,18 +1,30 @@
-"""Atomic file writes (temp file, fsync, rename) and cleanup of temp files left by killed runs."""
+"""Durable writes, the one implementation every resume mechanism uses: a file replaced atomically
+(temp file, fsync, rename), a directory published atomically (`publish_dir`), a file lock, the
+sha256 of a file, and the cleanup of what killed writers left behind.
+
+Temp names are `<name>.tmp-<pid>-<hex>` for files (plus `.spill` for Parquet's first pass) and
+`.<name>.tmp-<pid>-<hex>` for directories: the pid tells a cleaner whether the writer is alive.
+"""
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from types import TracebackType
+from typing import Callable, Iterator
 
 from impdist.errors import WriteError
 
-# `<name>.tmp-<pid>-<hex>` (plus `.spill` for Parquet's first pass); the pid tells a cleaner
-# whether the writer is still alive.
+try:  # POSIX only; elsewhere `file_lock` does not lock (one writer at a time is then the rule)
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 _TMP_RE = re.compile(r"\.tmp-(\d+)-[0-9a-f]+(\.spill)?$")
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -35,10 +47,25 @@ def temp_name(path: Path, suffix: str = "") -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
+def temp_dir_name(path: Path) -> Path:
+    """A fresh (hidden) temp directory path next to `path`, for `publish_dir`."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until every byte is written (os.write may write fewer)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def fsync_dir(folder: Path) -> None:
@@ -53,6 +80,28 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """fsync every file and folder under `root` (and `root`), before it is renamed into place."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing) for the block. The kernel releases
+    it when the file closes or the process dies, so a killed holder never blocks anyone."""
+    with open(path, "a+b") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 class TempFile:
@@ -74,7 +123,7 @@ class TempFile:
         if self.closed:  # the fd number may belong to another file by now
             raise ValueError(f"write to closed temp file {self.tmp}")
         try:
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
         except OSError as e:
             raise write_error(self.path, e) from e
         self.sha.update(data)
@@ -133,12 +182,88 @@ class AtomicFile(TempFile):
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically (used for manifests)."""
-    with AtomicFile(path) as f:
+    """Replace `path` with `data` atomically: a reader (or a re-run after a kill) sees the old
+    file or the whole new one."""
+    with AtomicFile(Path(path)) as f:
         f.write(data)
 
 
-def _pid_alive(pid: int) -> bool:
+def publish_dir(build: Callable[[Path], None] | Path, final: Path, *, replace: bool = False) -> Path:
+    """Put a directory at `final` atomically and durably; returns `final`.
+
+    `build` is a function that fills the empty temp directory it is given (made beside `final`),
+    or such a temp directory already filled. Every file and folder in it is fsynced, it is
+    renamed to `final`, and the parent is fsynced. If `final` exists: with `replace`, the old
+    directory is renamed aside first and deleted once the new one is in place (a kill in between
+    leaves no `final`, and the next publish removes both temps); without, ours is discarded
+    (the loser of a race keeps the winner's copy). Temp directories of killed publishes to
+    `final` are removed first.
+    """
+    final = Path(final)
+    parent = final.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(final, e) from e
+    remove_dead_temps(final)
+    if isinstance(build, (str, os.PathLike)):
+        tmp = Path(build)
+        if tmp.resolve().parent != parent.resolve():
+            raise ValueError(f"{tmp} must be a folder beside {final} (so the rename is atomic)")
+    else:
+        tmp = temp_dir_name(final)
+        try:
+            tmp.mkdir()
+        except OSError as e:
+            raise write_error(final, e) from e
+        try:
+            build(tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    aside = None
+    try:
+        fsync_tree(tmp)
+        if replace and final.exists():
+            aside = temp_dir_name(final)
+            os.replace(final, aside)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if aside is not None or not final.is_dir():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # lost a race: theirs is as good as ours
+        fsync_dir(parent)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if aside is not None and not final.exists():
+            os.replace(aside, final)  # put the old one back
+            aside = None
+        raise write_error(final, e) from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    remove_dead_temps(final)  # a killed publisher's, if it was still dying when this one began
+    return final
+
+
+def remove_dir(path: Path) -> None:
+    """Delete a directory so that a kill never leaves half of it under its real name: it is
+    renamed to a temp name first (which the next cleanup of its folder removes)."""
+    path = Path(path)
+    aside = temp_dir_name(path)
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return
+    fsync_dir(path.parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` (the writer named in a temp name) is still running."""
     if pid == os.getpid() or os.name == "nt":  # on Windows os.kill(pid, 0) would kill it
         return True
     try:
@@ -154,29 +279,42 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _remove(p: Path) -> bool:
+    try:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete temp files in `folder` whose writing process is gone; returns what was removed."""
+    """Delete temp files and folders in `folder` whose writing process is gone; returns them."""
     removed = []
     for p in Path(folder).iterdir():
         m = _TMP_RE.search(p.name)
-        if m and not _pid_alive(int(m.group(1))):
-            try:
-                p.unlink()
-                removed.append(p)
-            except FileNotFoundError:
-                pass
+        if m and not pid_alive(int(m.group(1))) and _remove(p):
+            removed.append(p)
+    return removed
+
+
+def remove_dead_temps(final: Path) -> list[Path]:
+    """Delete the temp folders that killed publishes of `final` left beside it (`publish_dir`'s,
+    and the `.<name>.tmp-<pid>[-...]` ones earlier versions wrote), if their process is gone."""
+    final = Path(final)
+    pattern = re.compile(rf"^\.{re.escape(final.name)}\.tmp-(\d+)(-.*)?$")
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for p in final.parent.iterdir():
+        m = pattern.match(p.name)
+        if m and not pid_alive(int(m.group(1))) and _remove(p):
+            removed.append(p)
     return removed
 
 
 def is_temp(name: str) -> bool:
-    """True for the name of a temp file written by this module."""
+    """True for the name of a temp file or folder written by this module."""
     return _TMP_RE.search(name) is not None
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()

@@ -1,27 +1,22 @@
 """The artefact cache: derived files (fp32 copies, ONNX graphs) built once under IMPDIST_CACHE.
 
 An artefact lives in ``cache_dir()/<kind>/<slug>-<key>/`` where the key hashes the source's
-identity and the build options. It is built in a temporary directory beside its final place,
-fsynced, and renamed into place with ``os.replace``, so a reader never sees a half-built
-artefact; a lock file makes a second process wait for the first one's build instead of
-repeating it (and if locking is unavailable, the loser of the rename race discards its copy).
+identity and the build options. It is published with ``impdist.io.atomic.publish_dir`` (built in
+a temp directory beside its final place, fsynced, renamed into place), so a reader never sees a
+half-built artefact; a lock file makes a second process wait for the first one's build instead
+of repeating it (and where locking is unavailable, the loser of the rename race discards its copy).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-try:  # POSIX only; elsewhere two racing builds both run and one rename wins
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from impdist.io.atomic import file_lock, publish_dir
 
 
 def cache_dir() -> Path:
@@ -35,15 +30,6 @@ def cache_key(source: str, **options: object) -> str:
     """A short hash of a source identity and the options that change the artefact."""
     blob = json.dumps({"source": source, "options": options}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (used for single-file sources such as a GGUF)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def dir_identity(path: Path) -> str:
@@ -69,64 +55,14 @@ def artefact(kind: str, name: str, key: str, build: Callable[[Path], None]) -> P
     final = parent / f"{_slug(name)}-{key}"
     if final.is_dir():
         return final
-    with _lock(parent / f".{final.name}.lock"):
+    with file_lock(parent / f".{final.name}.lock"):
         if final.is_dir():  # another process built it while we waited for the lock
             return final
-        if fcntl is not None:  # we hold the lock: any temp dir of this artefact is a dead build's
-            for stale in parent.glob(f".tmp-{final.name}-*"):
-                shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=parent))
-        try:
-            build(tmp)
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o777 & ~umask)  # mkdtemp made it private; the cache is the user's to share
-            _fsync_tree(tmp)
-            try:
-                os.replace(tmp, final)
-            except OSError:
-                if not final.is_dir():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # lost a lock-less race: theirs is as good
-            _fsync_dir(parent)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return final
+        # Temp folders of builds by impdist before publish_dir; publish_dir removes its own.
+        for stale in parent.glob(f".tmp-{final.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return publish_dir(build, final)
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[-60:] or "model"
-
-
-@contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(path, "a+") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _fsync_tree(root: Path) -> None:
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

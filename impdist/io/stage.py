@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from impdist.errors import CorruptStageError, StageConflictError
-from impdist.io.atomic import remove_stale_temps, sha256_file, write_bytes_atomic, write_error
-from impdist.io.records import FORMATS, ShardInfo, read_rows, write_rows
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; one writer per stage directory is then the rule
-    fcntl = None
+from impdist.io.atomic import file_lock, remove_stale_temps, sha256_file, write_bytes_atomic, write_error
+from impdist.io.readers import read_rows
+from impdist.io.writers import FORMATS, ShardInfo, write_rows
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"  # flock of manifest read-modify-writes: those of all processes take turns
 _MANIFEST_KEYS = ("stage", "format", "status", "shards")  # what every reader of a manifest indexes
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -56,15 +53,6 @@ def _check_name(kind: str, name: str) -> str:
         raise ValueError(f"{kind} name {name!r} must be letters, digits, '_', '-' or '.', "
                          "and not start with '.' or '-'")
     return name
-
-
-@contextlib.contextmanager
-def _stage_lock(path: Path) -> Iterator[None]:
-    """Exclusive flock on `path/.lock`: manifest read-modify-writes of all processes take turns."""
-    with open(path / ".lock", "a+b") as lock:
-        if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
-        yield
 
 
 def shard_file(shard: str, fmt: str) -> str:
@@ -129,7 +117,7 @@ class StageDir:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict]:
         """Lock, yield the manifest as on disk, and write it back if the block ends well."""
-        with _stage_lock(self._path):
+        with file_lock(self._path / LOCK):
             manifest = self._load()
             yield manifest
             manifest["updated"] = _now()
@@ -234,7 +222,7 @@ def open_stage(root: str | os.PathLike, name: str, config: Mapping[str, Any],
     except OSError as e:
         raise write_error(path, e) from e
     mpath = path / MANIFEST
-    with _stage_lock(path):
+    with file_lock(path / LOCK):
         if mpath.exists():
             stage = StageDir(path)
             m = stage._cache

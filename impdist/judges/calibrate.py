@@ -16,7 +16,7 @@ import numpy as np
 from impdist.judges.equivalence import Judge, bidirectional_scores, load_judge
 from impdist.judges.labelled import HOLDOUT, LabelledPairs, Split, read_labelled
 
-__all__ = ["Calibration", "calibrate", "roc_auc", "best_f1", "f1_at", "format_table"]
+__all__ = ["Calibration", "calibrate", "calibrate_many", "roc_auc", "best_f1", "f1_at", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,19 @@ def calibrate(judge: str | Judge, data: str | PathLike | LabelledPairs, *, split
         p, r, f1 = f1_at(scores, positive, threshold)
     return Calibration(judge.spec, pairs.name, split, len(part), int(positive.sum()),
                        roc_auc(scores, positive), float(threshold), p, r, f1, accuracy)
+
+
+def calibrate_many(judges: Sequence[str | Judge], datas: Sequence[str | PathLike | LabelledPairs], *,
+                   split: Split = "heldout", threshold: float | None = None, device: str = "cpu",
+                   batch_size: int = 32, threads: int | None = None) -> list[Calibration]:
+    """`impdist judge calibrate`: every judge on every labelled file, one Calibration each (judge
+    by judge, files in order). Every file is read before any judge loads, so a bad one fails fast."""
+    pairs = [d if isinstance(d, LabelledPairs) else read_labelled(d) for d in datas]
+    rows = []
+    for spec in judges:
+        judge = load_judge(spec, device=device, batch_size=batch_size, threads=threads) if isinstance(spec, str) else spec
+        rows += [calibrate(judge, data, split=split, threshold=threshold) for data in pairs]
+    return rows
 
 
 def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:

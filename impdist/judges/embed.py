@@ -2,8 +2,9 @@
 
 Pooling follows the model's sentence-transformers config (``1_Pooling/config.json``; mean over
 tokens when there is none) and rows are always L2-normalised, so a dot product is the cosine.
-Also home of the two helpers every encoder in impdist.filters shares: length-sorted batches
-(padding costs as much as real tokens on a CPU) and the torch thread count.
+Also home of what every user of sentence embeddings shares: the cosine of embedded pairs (the
+embedding judge, the evaluation's similarity, the summary choice, the filter stage), and
+length-sorted batches (padding costs as much as real tokens on a CPU), which the judges use too.
 """
 from __future__ import annotations
 
@@ -14,21 +15,40 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from impdist.decoding.runtime import set_torch_threads
 from impdist.errors import ImpdistError
-from impdist.models.names import embedding_model_dir
+from impdist.models.embedded import DEFAULT_EMBEDDER
+from impdist.models.names import embedding_model_dir, load_tokenizer
 
-__all__ = ["Embedder", "length_batches", "load_embedder", "set_threads"]
+__all__ = ["Embedder", "cosine", "embed_pairs", "length_batches", "load_embedder", "pair_similarity"]
 
 DEFAULT_MAX_LENGTH = 256  # tokens; sentence-transformers' max_seq_length for MiniLM, when unstated
 _POOLING_MODES = ("cls_token", "max_tokens", "mean_tokens", "mean_sqrt_len_tokens")  # ST's order
 
 
-def set_threads(threads: int | None) -> None:
-    """torch's intra-op thread count, when the user gave one."""
-    if threads is not None:
-        import torch
+def embed_pairs(embedder: Embedder, a: Sequence[str], b: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The unit rows e(a[i]) and e(b[i]) from `embedder` (anything with Embedder.embed); each
+    distinct text is embedded once, however many pairs share it."""
+    if len(a) != len(b):
+        raise ValueError(f"need as many texts on each side of the pairs, got {len(a)} and {len(b)}")
+    texts = list(dict.fromkeys([*a, *b]))
+    if not texts:
+        empty = np.zeros((0, 0), dtype=np.float32)
+        return empty, empty
+    row = {t: i for i, t in enumerate(texts)}
+    vectors = embedder.embed(texts)
+    return vectors[[row[t] for t in a]], vectors[[row[t] for t in b]]
 
-        torch.set_num_threads(max(1, threads))
+
+def cosine(ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
+    """float64 cosine of each pair of rows of L2-normalised embeddings (their dot product),
+    clipped to [-1, 1] against rounding."""
+    return np.clip(np.einsum("ij,ij->i", ea, eb, dtype=np.float64), -1.0, 1.0)
+
+
+def pair_similarity(embedder: Embedder, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+    """float64 cosine of the sentence embeddings of a[i] and b[i] (embed_pairs, then cosine)."""
+    return cosine(*embed_pairs(embedder, a, b))
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
@@ -41,7 +61,7 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[np.ndarr
 
 
 @lru_cache(maxsize=2)
-def load_embedder(model: str = "minilm-l6", device: str = "cpu", threads: int | None = None) -> Embedder:
+def load_embedder(model: str = DEFAULT_EMBEDDER, device: str = "cpu", threads: int | None = None) -> Embedder:
     """The Embedder of (model, device), loaded once per process and shared by its users."""
     return Embedder(model, device=device, threads=threads)
 
@@ -49,15 +69,13 @@ def load_embedder(model: str = "minilm-l6", device: str = "cpu", threads: int | 
 class Embedder:
     """L2-normalised sentence embeddings (n, dim) float32 from an encoder, batched and length-sorted."""
 
-    def __init__(self, model: str = "minilm-l6", *, device: str = "cpu", batch_size: int = 64,
+    def __init__(self, model: str = DEFAULT_EMBEDDER, *, device: str = "cpu", batch_size: int = 64,
                  threads: int | None = None, max_length: int | None = None) -> None:
         import torch
         from transformers import AutoModel
 
-        from impdist.models.names import load_tokenizer
-
         path = embedding_model_dir(model)
-        set_threads(threads)
+        set_torch_threads(threads, device)
         self.model_name = model
         self.device = torch.device(device)
         self.batch_size = batch_size

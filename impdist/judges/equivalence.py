@@ -14,8 +14,11 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from impdist.decoding.runtime import set_torch_threads
 from impdist.errors import ImpdistError
-from impdist.judges.embed import Embedder, length_batches, set_threads
+from impdist.judges.embed import Embedder, length_batches, pair_similarity
+from impdist.models.embedded import DEFAULT_EMBEDDER
+from impdist.models.names import hf_model_dir, load_tokenizer
 
 __all__ = ["Judge", "JudgeError", "EmbeddingJudge", "ClassifierJudge", "load_judge",
            "bidirectional_scores", "JUDGE_META", "KINDS"]
@@ -63,7 +66,7 @@ def load_judge(spec: str, *, device: str = "cpu", batch_size: int = 32,
                          "'nli:MODEL' or 'paraphrase:MODEL' (MODEL: an embedded name, a local "
                          "directory or a hub id).")
     if kind == "embedding":
-        return EmbeddingJudge(model or "minilm-l6", device=device, batch_size=batch_size,
+        return EmbeddingJudge(model or DEFAULT_EMBEDDER, device=device, batch_size=batch_size,
                               threads=threads, spec=spec)
     if not model:
         raise JudgeError(f"judge {spec!r} names no model: write {kind}:MODEL, e.g. {kind}:DIR for a "
@@ -87,19 +90,14 @@ class EmbeddingJudge:
     symmetric = True
     default_threshold = EMBEDDING_THRESHOLD
 
-    def __init__(self, model: str = "minilm-l6", *, device: str = "cpu", batch_size: int = 32,
+    def __init__(self, model: str = DEFAULT_EMBEDDER, *, device: str = "cpu", batch_size: int = 32,
                  threads: int | None = None, spec: str | None = None) -> None:
         self.spec = spec or f"embedding:{model}"
         self.embedder = Embedder(model, device=device, batch_size=batch_size, threads=threads)
 
     def score(self, premises: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
         _same_length(premises, hypotheses)
-        texts = list(dict.fromkeys([*premises, *hypotheses]))
-        row = {t: i for i, t in enumerate(texts)}
-        vectors = self.embedder.embed(texts)
-        pa = vectors[[row[t] for t in premises]]
-        pb = vectors[[row[t] for t in hypotheses]]
-        return np.clip(np.einsum("ij,ij->i", pa, pb), -1.0, 1.0).astype(np.float32)
+        return pair_similarity(self.embedder, premises, hypotheses).astype(np.float32)
 
 
 class ClassifierJudge:
@@ -113,10 +111,8 @@ class ClassifierJudge:
         import torch
         from transformers import AutoModelForSequenceClassification
 
-        from impdist.models.names import hf_model_dir, load_tokenizer
-
         path = hf_model_dir(model, role="any")
-        set_threads(threads)
+        set_torch_threads(threads, device)
         self.spec = spec or f"{kind}:{model}"
         self.path = path
         self.device = torch.device(device)

@@ -19,7 +19,7 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from impdist.io.cache import file_digest
+from impdist.io.atomic import sha256_file
 from impdist.data import resolve
 from impdist.errors import EmptyInputError, MalformedInputError
 from impdist.io import read_jsonl
@@ -68,7 +68,7 @@ class LabelledPairs:
     @cached_property
     def sha256(self) -> str:
         """Fingerprint of the file the pairs were read from."""
-        return file_digest(self.path)
+        return sha256_file(self.path)
 
     def __len__(self) -> int:
         return len(self.ids)

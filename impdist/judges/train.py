@@ -8,28 +8,26 @@ model's identity, the data's sha256, the label set and the training config, then
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from impdist.decoding.runtime import set_torch_threads
+from impdist.io.atomic import publish_dir
 from impdist.io.cache import artefact, cache_key
 from impdist.errors import ImpdistError
 from impdist.judges.calibrate import calibrate
-from impdist.judges.embed import set_threads
 from impdist.judges.equivalence import JUDGE_META, ClassifierJudge, JudgeError
 from impdist.judges.labelled import HOLDOUT, LabelledPairs, read_labelled
+from impdist.models.names import ResolvedModel, hf_model_dir, load_tokenizer, resolve
 
-if TYPE_CHECKING:
-    from impdist.models.names import ResolvedModel
-
-__all__ = ["train_judge", "JudgeReport", "TrainConfig"]
+__all__ = ["train_judge", "JudgeReport", "JudgeTrainConfig"]
 
 Labels = Literal["nli", "paraphrase"]
 _FORMAT = 1  # bumped when training or the files written change, so old cache entries are not reused
@@ -42,8 +40,9 @@ DEFAULTS: dict[str, tuple[float, float]] = {"nli": (3.0, 5e-5), "paraphrase": (1
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything besides the base model and the data that changes the trained judge."""
+class JudgeTrainConfig:
+    """Everything besides the base model and the data that changes the trained judge (the
+    student's training has its own, impdist.student.train.TrainConfig)."""
 
     labels: Labels
     epochs: float
@@ -87,13 +86,11 @@ def train_judge(base: str, data: str | PathLike, labels: Labels, out: str | Path
 
     epochs and lr default per label set (DEFAULTS); an epoch over symmetric pairs is both orders.
     """
-    from impdist.models.names import hf_model_dir, resolve
-
     start = time.monotonic()
     pairs = read_labelled(data)
     _check_labels(pairs, labels)
     default_epochs, default_lr = DEFAULTS[labels]
-    config = TrainConfig(labels, float(default_epochs if epochs is None else epochs), int(batch_size),
+    config = JudgeTrainConfig(labels, float(default_epochs if epochs is None else epochs), int(batch_size),
                          float(default_lr if lr is None else lr), int(max_length), float(holdout), int(seed))
     _check_config(config)
     resolved = resolve(base)
@@ -103,7 +100,7 @@ def train_judge(base: str, data: str | PathLike, labels: Labels, out: str | Path
 
     def build(tmp: Path) -> None:
         built.append(True)
-        set_threads(threads)
+        set_torch_threads(threads)
         _train(resolved, base_dir, pairs, config, tmp, quiet=quiet)
 
     _install(artefact("judge", f"{Path(base).name}-{labels}-{pairs.name}", key, build), Path(out))
@@ -123,7 +120,7 @@ def _check_labels(pairs: LabelledPairs, labels: str) -> None:
                          "paraphrase judge trains on MRPC or STS pairs. Use labels='nli' for this file.")
 
 
-def _check_config(config: TrainConfig) -> None:
+def _check_config(config: JudgeTrainConfig) -> None:
     bad = [f"{name} must be {rule}, not {value}" for name, value, ok, rule in [
         ("epochs", config.epochs, config.epochs > 0, "positive"),
         ("batch_size", config.batch_size, config.batch_size >= 1, "at least 1"),
@@ -134,12 +131,10 @@ def _check_config(config: TrainConfig) -> None:
         raise ImpdistError("cannot train a judge: " + "; ".join(bad) + ".")
 
 
-def _train(base: ResolvedModel, base_dir: Path, pairs: LabelledPairs, config: TrainConfig, out: Path,
+def _train(base: ResolvedModel, base_dir: Path, pairs: LabelledPairs, config: JudgeTrainConfig, out: Path,
            *, quiet: bool) -> None:
     """Fit, save (model, tokenizer, impdist_judge.json) into out, and calibrate on the held-out part."""
     import torch
-
-    from impdist.models.names import load_tokenizer
 
     start = time.monotonic()
     train = pairs.split("train", config.holdout)
@@ -189,7 +184,7 @@ def _new_classifier(base_dir: Path, names: tuple[str, ...]):
         logging.set_verbosity(verbosity)
 
 
-def _fit(model, tokenizer, a: list[str], b: list[str], y: np.ndarray, config: TrainConfig, *,
+def _fit(model, tokenizer, a: list[str], b: list[str], y: np.ndarray, config: JudgeTrainConfig, *,
          quiet: bool) -> None:
     """AdamW with linear warmup and decay over length-bucketed shuffled batches; tqdm shows the loss."""
     import torch
@@ -248,9 +243,4 @@ def _install(src: Path, out: Path) -> None:
         raise ImpdistError(f"{out} exists and is not a judge directory; choose a new or empty "
                            "directory, or remove it first.")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    publish_dir(lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True), out, replace=True)

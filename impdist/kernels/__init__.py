@@ -2,7 +2,9 @@
 
 Every function takes a batch (sequences of str), releases the GIL, spreads the batch over
 cores with OpenMP (``threads=``), and returns numpy arrays. Numbers match the reference
-libraries named in each docstring; ``device="cuda"`` runs the GPU build where available.
+libraries named in each docstring; ``device="cuda"`` runs the GPU build where available. A bad
+argument raises impdist.errors.KernelArgumentError or KernelTypeError (a ValueError / TypeError)
+on either device; ``device="cuda"`` without a usable GPU raises DeviceUnavailableError.
 """
 from impdist.kernels._device import cuda_available
 from impdist.kernels.diversity import distinct_n, self_bleu

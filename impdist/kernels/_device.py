@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from impdist.errors import DeviceUnavailableError, KernelArgumentError
+
 DEVICES = ("cpu", "cuda")
 
 
 def check_device(device: str) -> str:
+    """`device` if a kernel knows it, else KernelArgumentError naming the choices."""
     if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        raise KernelArgumentError(f"device must be one of {DEVICES}, got {device!r}")
     return device
 
 
@@ -17,21 +20,21 @@ def threads_arg(threads: int | None) -> int:
     if threads is None:
         return 0
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+        raise KernelArgumentError(f"threads must be a positive int or None, got {threads!r}")
     return threads
 
 
 def cuda_module() -> ModuleType:
-    """The CUDA extension, or a clear error saying why it cannot be used."""
+    """The CUDA extension, or DeviceUnavailableError saying why it cannot be used."""
     try:
-        from impdist.kernels import _cuda
+        from impdist.kernels import _cuda  # built only where nvcc was found; loads the CUDA runtime
     except ImportError as exc:
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             "device='cuda' needs impdist built with CUDA: reinstall where nvcc is on PATH "
             "(or set IMPDIST_CUDA=1 to insist)"
         ) from exc
     if _cuda.device_count() < 1:
-        raise RuntimeError("device='cuda' but no CUDA device is visible to this process")
+        raise DeviceUnavailableError("device='cuda' but no CUDA device is visible to this process")
     return _cuda
 
 
@@ -39,6 +42,6 @@ def cuda_available() -> bool:
     """True when the CUDA build is present and a GPU is visible."""
     try:
         cuda_module()
-    except RuntimeError:
+    except DeviceUnavailableError:
         return False
     return True

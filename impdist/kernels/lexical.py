@@ -11,9 +11,10 @@ from typing import NamedTuple, Sequence, Union
 
 import numpy as np
 
-from impdist.errors import ImpdistWarning
+from impdist.errors import ImpdistWarning, KernelArgumentError
 from impdist.kernels import _core
 from impdist.kernels._device import check_device, cuda_module, threads_arg
+from impdist.kernels._errors import core_errors
 
 References = Sequence[Union[str, Sequence[str]]]
 
@@ -31,7 +32,7 @@ class Score(NamedTuple):
 def _rouge_order(kind: str) -> int:
     m = _KIND.match(kind) if isinstance(kind, str) else None
     if not m:
-        raise ValueError(f"kind must be 'rougeL' or 'rouge1'..'rouge9', got {kind!r}")
+        raise KernelArgumentError(f"kind must be 'rougeL' or 'rouge1'..'rouge9', got {kind!r}")
     return 0 if m.group(1) == "L" else int(m.group(1))
 
 
@@ -46,11 +47,13 @@ def rouge_stats(
     """int64 (n, 3): overlap (LCS length or clipped n-gram matches), candidate count, reference count."""
     order = _rouge_order(kind)
     nt = threads_arg(threads)
-    if check_device(device) == "cpu":
-        stats, dropped = _core.rouge_stats(cands, refs, order, bool(stem), nt)
-    else:
-        batch, dropped = _core.tokenize_rouge_batch(cands, refs, bool(stem), nt)
-        stats = cuda_module().rouge_stats(batch, order)
+    with core_errors():
+        if check_device(device) == "cpu":
+            stats, dropped = _core.rouge_stats(cands, refs, order, bool(stem), nt)
+        else:
+            cuda = cuda_module()
+            batch, dropped = _core.tokenize_rouge_batch(cands, refs, bool(stem), nt)
+            stats = cuda.rouge_stats(batch, order)
     if dropped:
         warnings.warn(
             f"{dropped} text(s) contain non-ASCII letters; rouge-score's tokenizer drops them, and so "
@@ -63,7 +66,9 @@ def rouge_stats(
 
 def rouge_from_stats(stats: np.ndarray, kind: str = "rougeL") -> np.ndarray:
     """float64 (n, 3) precision, recall, F from rouge_stats rows (rouge-score's formulas)."""
-    return _core.rouge_scores(np.asarray(stats), _rouge_order(kind))
+    order = _rouge_order(kind)
+    with core_errors():
+        return _core.rouge_scores(np.asarray(stats), order)
 
 
 def rouge(
@@ -90,14 +95,17 @@ def bleu_stats(
     ``refs[i]`` is one reference (str) or several (a sequence of str) for ``hyps[i]``.
     """
     nt = threads_arg(threads)
-    if check_device(device) == "cpu":
-        return _core.bleu_stats(hyps, refs, nt)
-    return cuda_module().bleu_stats(_core.tokenize_bleu_batch(hyps, refs, nt))
+    with core_errors():
+        if check_device(device) == "cpu":
+            return _core.bleu_stats(hyps, refs, nt)
+        cuda = cuda_module()
+        return cuda.bleu_stats(_core.tokenize_bleu_batch(hyps, refs, nt))
 
 
 def bleu_from_stats(stats: np.ndarray, effective_order: bool = True) -> np.ndarray:
     """float64 (n,) BLEU (0-100) from bleu_stats rows: sacrebleu's compute_bleu, 'exp' smoothing."""
-    return _core.bleu_scores(np.asarray(stats), bool(effective_order))
+    with core_errors():
+        return _core.bleu_scores(np.asarray(stats), bool(effective_order))
 
 
 def sentence_bleu(
@@ -118,5 +126,5 @@ def corpus_bleu(
     """
     stats = bleu_stats(hyps, refs, threads, device)
     if len(stats) == 0:
-        raise ValueError("corpus_bleu needs at least one hypothesis")
+        raise KernelArgumentError("corpus_bleu needs at least one hypothesis")
     return float(bleu_from_stats(stats.sum(axis=0, keepdims=True), effective_order=False)[0])

@@ -12,8 +12,10 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from impdist.errors import KernelArgumentError
 from impdist.kernels import _core
 from impdist.kernels._device import check_device, cuda_module, threads_arg
+from impdist.kernels._errors import core_errors
 
 SCHEMES = {"legacy": 0, "affine32": 1, "affine64": 2}
 _MERSENNE61 = (1 << 61) - 1
@@ -48,7 +50,7 @@ def _shingle_arg(shingle: Shingle) -> int:
         return 0
     if isinstance(shingle, int) and not isinstance(shingle, bool) and shingle >= 1:
         return shingle
-    raise ValueError(f"shingle must be 'word' or a positive int (character n-gram size), got {shingle!r}")
+    raise KernelArgumentError(f"shingle must be 'word' or a positive int (character n-gram size), got {shingle!r}")
 
 
 def shingles(text: str, shingle: Shingle = "word") -> list[str]:
@@ -77,13 +79,16 @@ def minhash(
     ``datasketch.MinHash(num_perm=num_perm, seed=seed, scheme=scheme)`` updated with the UTF-8
     bytes of each of ``shingles(text, shingle)``."""
     if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
+        raise KernelArgumentError(f"scheme must be one of {sorted(SCHEMES)}, got {scheme!r}")
     if not isinstance(num_perm, int) or isinstance(num_perm, bool) or not 1 <= num_perm <= 1 << 16:
-        raise ValueError(f"num_perm must be an int in [1, 65536], got {num_perm!r}")
+        raise KernelArgumentError(f"num_perm must be an int in [1, 65536], got {num_perm!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 1 << 32:
-        raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
+        raise KernelArgumentError(f"seed must be an int in [0, 2**32), got {seed!r}")
     k = _shingle_arg(shingle)
     a, b = permutations(num_perm, seed, scheme)
-    if check_device(device) == "cpu":
-        return _core.minhash(texts, k, a, b, SCHEMES[scheme], threads_arg(threads))
-    return cuda_module().minhash(_core.shingle_batch(texts, k), a, b, SCHEMES[scheme])
+    nt = threads_arg(threads)
+    with core_errors():
+        if check_device(device) == "cpu":
+            return _core.minhash(texts, k, a, b, SCHEMES[scheme], nt)
+        cuda = cuda_module()
+        return cuda.minhash(_core.shingle_batch(texts, k), a, b, SCHEMES[scheme])

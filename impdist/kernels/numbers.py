@@ -11,6 +11,7 @@ import numpy as np
 
 from impdist.kernels import _core
 from impdist.kernels._device import threads_arg
+from impdist.kernels._errors import core_errors
 
 
 def scan_numbers(
@@ -18,4 +19,6 @@ def scan_numbers(
 ) -> tuple[np.ndarray, list[tuple[str, ...]], list[tuple[str, ...]]]:
     """Per text: whether it was scanned (False = not ASCII, read it with the regex instead), its
     normalised numerals, and its lower-cased spans of number words (for number-parser)."""
-    return _core.scan_numbers(texts, threads_arg(threads))
+    nt = threads_arg(threads)
+    with core_errors():
+        return _core.scan_numbers(texts, nt)

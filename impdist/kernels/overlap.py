@@ -7,6 +7,7 @@ import numpy as np
 
 from impdist.kernels import _core
 from impdist.kernels._device import threads_arg
+from impdist.kernels._errors import core_errors
 from impdist.kernels.diversity import _check_order
 
 
@@ -16,4 +17,6 @@ def ngram_jaccard(a: Sequence[str], b: Sequence[str], n: int = 1, threads: int |
     Case-sensitive, on ``str.split()`` tokens; 0.0 when neither side has an n-gram.
     """
     _check_order("n", n)
-    return _core.ngram_jaccard(a, b, n, threads_arg(threads))
+    nt = threads_arg(threads)
+    with core_errors():
+        return _core.ngram_jaccard(a, b, n, nt)

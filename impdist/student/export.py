@@ -4,7 +4,6 @@ plus its student.json and a model card (README.md). The directory loads with pla
 onnxruntime, without impdist; the card shows how."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 import shutil
@@ -13,12 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from impdist import __version__
-from impdist.models import onnx_export as export
+from impdist._version import __version__
 from impdist.io import read_jsonl
-from impdist.io.atomic import _pid_alive, fsync_dir, write_bytes_atomic
+from impdist.io.atomic import publish_dir, write_bytes_atomic
+from impdist.metrics import paraphrase_metrics
+from impdist.models import onnx_export as export
+from impdist.models.names import onnx_model_dir
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta, write_meta
+from impdist.student.serve import Paraphraser
+from impdist.student.train import HELDOUT_FILE
 
 CARD = "README.md"
 EVAL_LIMIT = 64  # held-out pairs the exported graph is evaluated on
@@ -47,8 +50,6 @@ def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bo
     targets, self-BLEU to the sources, iBLEU and speed in the card. An existing export in `out`
     is replaced; any other non-empty `out` is refused.
     """
-    from impdist.models.names import onnx_model_dir
-
     model, out = Path(model), Path(out)
     meta = read_meta(model)
     if "export" in meta:
@@ -58,41 +59,26 @@ def export_student(model: str | os.PathLike, out: str | os.PathLike, *, int8: bo
                            "ONNX only (serve this one with backend='torch')")
     _check_out(out, model)
     graph = onnx_model_dir(str(model), int8=int8)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_dead_temps(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(graph, tmp)
-    meta["export"] = {"int8": int8, "source": str(model.resolve()), "impdist": __version__,
-                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      "runtime": "onnxruntime", "graph": export.ONNX_FILE,
-                      "exporter": "optimum main_export, task text-generation-with-past",
-                      "quantization": export.INT8_SCHEME if int8 else None}
-    write_meta(tmp, meta)
-    evaluation = _evaluate(tmp, model, threads) if evaluate else None
-    meta["export"]["evaluation"] = evaluation
-    write_meta(tmp, meta)
-    write_bytes_atomic(tmp / CARD, model_card(meta).encode())
-    old = None
-    if out.exists():  # renamed aside, not deleted in place: a kill mid-rmtree would leave half an export
-        old = out.with_name(f".{out.name}.tmp-{os.getpid()}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(tmp, out)
-    fsync_dir(out.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    _remove_dead_temps(out)  # a killed run's, if it was still dying when this one began
+    evaluation = None
+
+    def build(tmp: Path) -> None:
+        nonlocal evaluation
+        shutil.copytree(graph, tmp, dirs_exist_ok=True)
+        meta["export"] = {"int8": int8, "source": str(model.resolve()), "impdist": __version__,
+                          "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          "runtime": "onnxruntime", "graph": export.ONNX_FILE,
+                          "exporter": "optimum main_export, task text-generation-with-past",
+                          "quantization": export.INT8_SCHEME if int8 else None}
+        write_meta(tmp, meta)  # the graph folder is a student now: the evaluation loads it as one
+        evaluation = _evaluate(tmp, model, threads) if evaluate else None
+        meta["export"]["evaluation"] = evaluation
+        write_meta(tmp, meta)
+        write_bytes_atomic(tmp / CARD, model_card(meta).encode())
+
+    # Built beside `out`, fsynced, renamed into place; an earlier export there is renamed aside
+    # first and deleted after, so a kill never leaves half an export under `out`.
+    publish_dir(build, out, replace=True)
     return ExportResult(out, int8, evaluation)
-
-
-def _remove_dead_temps(out: Path) -> None:
-    """Delete the temp folders of exports to `out` whose process is gone (one killed mid-export
-    left it; its pid is in the name, so a re-run, with another pid, would never reuse it)."""
-    for stale in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):
-        pid = stale.name[len(out.name) + 6:].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_out(out: Path, model: Path) -> None:
@@ -109,10 +95,6 @@ def _check_out(out: Path, model: Path) -> None:
 
 def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
     """Scores and speed of the exported graph on the student's held-out pairs (None without any)."""
-    from impdist.metrics import paraphrase_metrics
-    from impdist.student.serve import Paraphraser
-    from impdist.student.train import HELDOUT_FILE
-
     held = model / HELDOUT_FILE
     pairs = list(read_jsonl(held))[:EVAL_LIMIT] if held.exists() and held.stat().st_size else []
     if not pairs:

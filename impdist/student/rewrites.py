@@ -8,10 +8,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from impdist.errors import ImpdistError
-from impdist.io import StageDir, open_stage, run_shards
+from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
+from impdist.io import StageDir
+from impdist.io.cache import dir_identity
+from impdist.io.executors import run_shards
+from impdist.io.stage_config import StageConfig
+from impdist.student.serve import Paraphraser
 
 SOURCES_PER_SHARD = 32
 PROMPTED = "prompted:"  # rewriter spec prefix: the teacher prompted with an instruction
@@ -36,34 +41,55 @@ class Sampling:
 def load_rewriter(spec: str, backend: str, device: str, threads: int | None):
     """"prompted:MODEL" -> the prompted teacher; anything else is a student folder."""
     if spec.startswith(PROMPTED):
-        from impdist.generate.prompted import PromptedTeacher
         return PromptedTeacher(spec[len(PROMPTED):], backend=backend, device=device, threads=threads)
-    from impdist.student.serve import Paraphraser
     return Paraphraser.load(spec, backend, device, threads=threads)
 
 
 def rewriter_identity(spec: str) -> str:
     """What decides a rewriter's outputs: a student's files, or the prompted model and instructions."""
     if spec.startswith(PROMPTED):
-        from impdist.generate.prompted import INSTRUCTIONS
         return f"{spec} {sorted(INSTRUCTIONS.items())}"
-    from impdist.io.cache import dir_identity
     return dir_identity(Path(spec))
 
 
-def rewrites_shard(payload: dict) -> Iterator[dict]:
+@dataclass(frozen=True)
+class RewritesConfig(StageConfig):
+    """The rewrites stage (a candidates stage): who rewrites, for which task and round, sampled how.
+    The sampling's threads and batch_size change speed only: its config leaves them out."""
+
+    stage = "candidates"
+    round: int
+    task: str
+    rewriter: str
+    sampling: Sampling
+
+    def to_json(self) -> dict[str, Any]:
+        sampling = {k: v for k, v in asdict(self.sampling).items() if k not in ("threads", "batch_size")}
+        return {**super().to_json(), "sampling": sampling}
+
+
+@dataclass(frozen=True)
+class RewritesPayload:
+    """One shard of sources ({"src", "context_id"}); `first` is the first one's index in the stage."""
+
+    config: RewritesConfig
+    first: int
+    sources: list[dict]
+
+
+def rewrites_shard(payload: RewritesPayload) -> Iterator[dict]:
     """The rewriter's samples for a shard of sources: one candidates row each."""
-    s = Sampling(**payload["sampling"])
-    rewriter = load_rewriter(payload["rewriter"], s.backend, s.device, s.threads)
-    sources = payload["sources"]
+    cfg, s = payload.config, payload.config.sampling
+    rewriter = load_rewriter(cfg.rewriter, s.backend, s.device, s.threads)
+    sources = payload.sources
     # One seed per shard: the i-th source of every shard must not share its random streams.
-    outs = rewriter.generate([x["src"] for x in sources], task=payload["task"], n=s.samples, sample=True,
-                             temperature=s.temperature, top_p=s.top_p, seed=s.seed * 1_000_003 + payload["first"],
+    outs = rewriter.generate([x["src"] for x in sources], task=cfg.task, n=s.samples, sample=True,
+                             temperature=s.temperature, top_p=s.top_p, seed=s.seed * 1_000_003 + payload.first,
                              batch_size=s.batch_size, extractive=s.extractive)
     for x, samples in zip(sources, outs):
         cands = [c for c in dict.fromkeys(samples) if c.strip() and c.strip() != x["src"].strip()]
-        yield {"context_id": x["context_id"], "y_orig": x["src"], "candidates": cands, "round": payload["round"],
-               "task": payload["task"], "samples": s.samples}
+        yield {"context_id": x["context_id"], "y_orig": x["src"], "candidates": cands, "round": cfg.round,
+               "task": cfg.task, "samples": s.samples}
 
 
 def sample_rewrites(folder: Path, rewriter: str, sources: Sequence[dict], task: str, sampling: Sampling, *,
@@ -73,11 +99,9 @@ def sample_rewrites(folder: Path, rewriter: str, sources: Sequence[dict], task: 
     sources came from, so other sources make another stage."""
     if not sources:
         raise ImpdistError(f"no sources to rewrite for {task}")
-    config = {"stage": "candidates", "round": round_, "task": task, "rewriter": rewriter,
-              "sampling": {k: v for k, v in asdict(sampling).items() if k not in ("threads", "batch_size")}}
-    stage = open_stage(folder, "candidates", config, inputs={**inputs, "rewriter": rewriter_identity(rewriter)})
-    common = {"rewriter": rewriter, "sampling": asdict(sampling), "task": task, "round": round_}
-    units = [(f"{i // SOURCES_PER_SHARD:06d}", {**common, "first": i, "sources": list(sources[i : i + SOURCES_PER_SHARD])})
+    config = RewritesConfig(round_, task, rewriter, sampling)
+    stage = config.open(folder, inputs={**inputs, "rewriter": rewriter_identity(rewriter)})
+    units = [(f"{i // SOURCES_PER_SHARD:06d}", RewritesPayload(config, i, list(sources[i : i + SOURCES_PER_SHARD])))
              for i in range(0, len(sources), SOURCES_PER_SHARD)]
     run_shards(stage, units, rewrites_shard, progress=f"{task}: rewrite", quiet=quiet)
     stage.complete()

@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from impdist.errors import ImpdistError, MalformedInputError
-from impdist.decoding.backends import BACKENDS, make_backend
+from impdist.decoding.backends import make_backend
+from impdist.decoding.runtime import check_backend
 from impdist.decoding.decode import DecodeJob, decode_by_length
 from impdist.decoding.extractive import Extractive
 from impdist.decoding.sampling import SamplingConfig, newline_token_ids
+from impdist.decoding.seq2seq import Seq2SeqTorchBackend
+from impdist.filters.informativeness import most_informative
+from impdist.io import open_output, read_lines
+from impdist.io.readers import parse_json_object
+from impdist.judges import embed
+from impdist.models.embedded import DEFAULT_EMBEDDER
 from impdist.models.names import load_tokenizer
-from impdist.student.codes import check_texts
+from impdist.student.codes import EvalControls, check_texts
 from impdist.student.data import prompt_ids
 from impdist.student.errors import StudentError, TextTooLongError
 from impdist.student.meta import prompt_format, read_meta
@@ -62,13 +69,11 @@ class Paraphraser:
                 raise StudentError(f"{path} holds an {own} export only; load it with backend={own!r}, or load "
                                    f"the trained student ({trained}) to run it with {backend!r}")
         backend = backend or "onnx-int8"
-        if backend not in BACKENDS:
-            raise StudentError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        check_backend(backend)
         if meta["kind"] == "encoder-decoder":
             if backend != "torch":
                 raise StudentError(f"{path} is an encoder-decoder student, which impdist serves with "
                                    "backend='torch' only (its ONNX export is not supported yet)")
-            from impdist.decoding.seq2seq import Seq2SeqTorchBackend
             runtime = Seq2SeqTorchBackend(str(path), device=device, threads=threads,
                                           trust_remote_code=trust_remote_code)
         else:
@@ -99,7 +104,7 @@ class Paraphraser:
         batch_size: int = 32,
         max_new_tokens: int | None = None,
         best_of: int = 1,
-        embedder: str = "minilm-l6",
+        embedder: str = DEFAULT_EMBEDDER,
     ) -> list[list[str]]:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
         (top-p, temperature; default SAMPLING) otherwise, each output with its own random stream,
@@ -139,19 +144,23 @@ class Paraphraser:
         outputs = [self.tokenizer.decode(ids, skip_special_tokens=True).split("\n", 1)[0].strip() for ids in generated]
         return [outputs[i * n : (i + 1) * n] for i in range(len(texts))]
 
+    def rewrite(self, texts: Sequence[str], task: str = "paraphrase", controls: EvalControls = EvalControls(), *,
+                embedder: str = DEFAULT_EMBEDDER, batch_size: int = 32, seed: int = 0) -> list[str]:
+        """One output per text, decoded under `controls` (greedy, or the most informative of
+        controls.best_of samples compared by `embedder`): how the student is evaluated."""
+        return [o[0] for o in self.generate(texts, task=task, batch_size=batch_size, seed=seed, embedder=embedder,
+                                            **controls.as_controls())]
+
     def _best_of(self, texts: list[str], best_of: int, embedder: str, *, task: str, n: int, sample: bool | None,
                  temperature: float | None, top_p: float | None, **options) -> list[list[str]]:
         """generate(best_of=...): the most informative of best_of samples."""
-        from impdist.judges.embed import load_embedder
-        from impdist.filters.informativeness import most_informative
-
         if task != "summary" or n != 1 or sample:
             raise StudentError("best_of chooses one summary per text: it needs task='summary', n=1 and no sample=True "
                                f"(got task={task!r}, n={n}, sample={sample})")
         samples = self.generate(texts, task=task, n=best_of, sample=True, **options,
                                 temperature=BEST_OF_SAMPLING[0] if temperature is None else temperature,
                                 top_p=BEST_OF_SAMPLING[1] if top_p is None else top_p)
-        picked = most_informative(load_embedder(embedder), texts, samples)
+        picked = most_informative(embed.load_embedder(embedder), texts, samples)
         return [[p] for p in picked]
 
     def _check_lengths(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | None) -> None:
@@ -219,12 +228,9 @@ def input_texts(lines: Iterable[str], input_format: str = "auto", where: str = "
         if input_format == "text" or not line.strip():
             yield line.strip()
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MalformedInputError(f"{where}:{lineno}: invalid JSON ({e.msg}); each line must be an object "
-                                      'like {"src": "A sentence."}, or pass --format text') from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("src"), str):
+        obj = parse_json_object(line, f"{where}:{lineno}", '{"src": "A sentence."}',
+                                "Or pass --format text for plain lines.")
+        if not isinstance(obj.get("src"), str):
             raise MalformedInputError(f"{where}:{lineno}: expected an object with a string field 'src', e.g. "
                                       '{"src": "A sentence."}; or pass --format text for plain lines')
         yield obj["src"]
@@ -258,6 +264,20 @@ def rewrite_stream(student: Paraphraser, lines: Iterable[str], write: Callable[[
             raise error
         if len(batch) < chunk:
             return count
+
+
+def rewrite_file(model: str | os.PathLike, source: str | os.PathLike = "-", output: str | os.PathLike = "-", *,
+                 task: str = "paraphrase", input_format: str = "auto", backend: str | None = None, device: str = "cpu",
+                 threads: int | None = None, **options) -> int:
+    """`impdist paraphrase` / `impdist summarize`: rewrite every line of `source` (text, or JSONL
+    with `src`; "-": stdin) with the student in `model` and write one JSONL line {"src", "tgt"}
+    per input line to `output` ("-": stdout; a file is replaced only once every line is done).
+    Returns the line count; options: see Paraphraser.generate."""
+    lines = read_lines(source)  # a missing file fails before the student loads
+    student = Paraphraser.load(model, backend, device, threads=threads)
+    with open_output(output) as write:
+        return rewrite_stream(student, lines, write, task=task, input_format=input_format,
+                              where="<stdin>" if str(source) == "-" else str(source), **options)
 
 
 def _write_rewrites(student: Paraphraser, batch: list[str], write: Callable[[str], object], task: str,

@@ -11,22 +11,24 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from impdist.io.atomic import write_bytes_atomic
+from impdist.decoding.runtime import set_torch_threads
+from impdist.io.atomic import remove_dir, write_bytes_atomic
+from impdist.models.embedded import DEFAULT_TEACHER
+from impdist.models.names import hf_model_dir, load_tokenizer
 from impdist.student.checkpoints import (CHECKPOINTS, STATE_FILE, WEIGHTS_FILE, check_same_run, checkpoints,
                                          clean_temps, save_checkpoint)
 from impdist.student.codes import PromptFormat
 from impdist.student.data import IGNORE, DataInfo, Example, collate, encode_pairs, read_pairs, split_heldout
 from impdist.student.errors import StudentError
-from impdist.student.meta import STUDENT_FILE, read_meta, write_meta
+from impdist.student.meta import STUDENT_FILE, prompt_format, read_meta, write_meta
 
 HELDOUT_FILE = "heldout.jsonl"
 _CALIBRATE_AT = 4    # steps timed before a time budget fixes the length of the LR schedule
@@ -38,7 +40,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 class TrainConfig:
     """Everything that changes the trained weights; its JSON identifies a run (with the data)."""
 
-    base: str = "smollm2-135m"      # embedded name, local dir (a student too) or hub id
+    base: str = DEFAULT_TEACHER     # embedded name, local dir (a student too) or hub id
     epochs: float = 3.0
     max_steps: int | None = None    # overrides epochs
     batch_size: int = 8
@@ -103,8 +105,6 @@ def load_trainable(base: str, *, trust_remote_code: bool = False):
 
     import torch
 
-    from impdist.models.names import hf_model_dir, load_tokenizer
-
     path = hf_model_dir(base, role="any")
     config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     decoder_only = not getattr(config, "is_encoder_decoder", False)
@@ -116,7 +116,6 @@ def load_trainable(base: str, *, trust_remote_code: bool = False):
                            "causal LM or an encoder-decoder (T5-style) model") from None
     fmt = PromptFormat()
     if (Path(path) / STUDENT_FILE).exists():
-        from impdist.student.meta import prompt_format
         fmt = prompt_format(read_meta(path))
     return model.train(), load_tokenizer(path, trust_remote_code=trust_remote_code), decoder_only, fmt
 
@@ -202,6 +201,34 @@ def _identity(config: TrainConfig, info: DataInfo) -> dict:
     return {"config": config.to_json(), "data": info.fingerprint}
 
 
+@dataclass
+class _Run:
+    """A run ready for its next step: model and optimizer (restored from the last checkpoint when
+    resuming), the encoded data, the planned steps, and `state`, the part a checkpoint saves."""
+
+    out: Path
+    config: TrainConfig
+    identity: dict
+    info: DataInfo
+    model: Any
+    tokenizer: Any
+    decoder_only: bool
+    fmt: PromptFormat
+    precision: str
+    frozen_blocks: int
+    examples: list[Example]
+    held: list[dict]
+    held_examples: list[Example]
+    pad_id: int
+    planned: int
+    trainable: list
+    optimizer: Any
+    scheduler: Any
+    schedule: _Schedule
+    state: dict
+    resumed_from: int | None
+
+
 def train(
     data: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,
@@ -221,23 +248,30 @@ def train(
     budget that already used it returns at once); the LR schedule is fitted to the steps the
     budget allows. The result is a Hugging Face model directory plus student.json.
     """
-    import torch
-    from tqdm import tqdm
-
-    from impdist.decoding.backends import default_threads
-
     config = config or TrainConfig()
     if save_every < 1:
         raise StudentError(f"save_every must be >= 1 step, got {save_every}")
     if max_minutes is not None and max_minutes <= 0:
         raise StudentError(f"max_minutes must be > 0, got {max_minutes}")
-    eval_every = eval_every or save_every
     out = Path(out)
     pairs, info = read_pairs(data)
     identity = _identity(config, info)
     done = _finished(out, identity, max_minutes)
     if done is not None:
         return done
+    run = _plan(out, config, pairs, info, identity, threads=threads, trust_remote_code=trust_remote_code)
+    status = _loop(run, max_minutes=max_minutes, save_every=save_every, eval_every=eval_every or save_every,
+                   quiet=quiet)
+    return _write_student(run, status, max_minutes)
+
+
+def _plan(out: Path, config: TrainConfig, pairs: list[dict], info: DataInfo, identity: dict, *,
+          threads: int | None, trust_remote_code: bool) -> _Run:
+    """Plan the run in `out`, or resume it: pick up its last checkpoint (refusing one of another
+    config or data), load and freeze the model, split and encode the data, decide the number of
+    steps, and restore weights, optimizer and LR schedule from the checkpoint when there is one."""
+    import torch  # the training stack loads only when a run trains
+
     out.mkdir(parents=True, exist_ok=True)
     clean_temps(out)
     found = checkpoints(out)
@@ -245,7 +279,7 @@ def train(
     if state is not None:
         check_same_run(out, identity, "checkpoint", state["identity"])
 
-    torch.set_num_threads(threads or default_threads())
+    set_torch_threads(threads)
     model, tokenizer, decoder_only, fmt = load_trainable(config.base, trust_remote_code=trust_remote_code)
     precision = resolve_precision(config.precision, torch)
     frozen_blocks = freeze_bottom(model, config.freeze)
@@ -254,7 +288,6 @@ def train(
                   exemplar_rate=config.exemplar_rate, seed=config.seed)
     examples = encode_pairs(train_pairs, tokenizer, fmt, **encode)
     held_examples = encode_pairs(held, tokenizer, fmt, **encode)
-    pad_id = int(tokenizer.pad_token_id)
     per_epoch = math.ceil(len(examples) / config.batch_size)
     planned = config.max_steps or max(1, math.ceil(config.epochs * per_epoch))
 
@@ -273,15 +306,34 @@ def train(
         scheduler.load_state_dict(saved["scheduler"])
         resumed_from = state["step"]
     schedule.length = state["schedule"]
+    return _Run(out=out, config=config, identity=identity, info=info, model=model, tokenizer=tokenizer,
+                decoder_only=decoder_only, fmt=fmt, precision=precision, frozen_blocks=frozen_blocks,
+                examples=examples, held=held, held_examples=held_examples, pad_id=int(tokenizer.pad_token_id),
+                planned=planned, trainable=trainable, optimizer=optimizer, scheduler=scheduler, schedule=schedule,
+                state=state, resumed_from=resumed_from)
+
+
+def _loop(run: _Run, *, max_minutes: float | None, save_every: int, eval_every: int, quiet: bool) -> str:
+    """Train from the step run.state holds to the planned one, or until the time budget would run
+    out ("budget"; else "complete"): log and evaluate every eval_every steps, checkpoint every
+    save_every, fit the LR schedule to the budget once; a budget stop is checkpointed too."""
+    import torch  # the training stack loads only when a run trains
+    from tqdm import tqdm
+
+    config, state, model, optimizer, scheduler = run.config, run.state, run.model, run.optimizer, run.scheduler
     budget = None if max_minutes is None else 60.0 * max_minutes
 
-    bar = tqdm(total=planned, initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
+    def evaluate() -> float | None:
+        return _evaluate(model, run.held_examples, run.pad_id, run.decoder_only, 2 * config.batch_size, torch,
+                         run.precision)
+
+    bar = tqdm(total=run.planned, initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
                disable=quiet or not sys.stderr.isatty())
     started, first_step = time.monotonic(), state["step"]
     base_elapsed = state["elapsed"]
     ema = None
     status = "complete"
-    while state["step"] < planned:
+    while state["step"] < run.planned:
         now = time.monotonic() - started
         steps_here = state["step"] - first_step
         per_step = now / steps_here if steps_here else 0.0
@@ -290,11 +342,11 @@ def train(
             break
         step = state["step"]
         torch.manual_seed(config.seed * 1_000_003 + step)  # dropout masks depend on the step only
-        batch = collate([examples[i] for i in _batch_order(len(examples), config.batch_size, config.seed, step)],
-                        pad_id, decoder_only=decoder_only)
-        loss, _ = _batch_loss(model, batch, decoder_only, torch, precision)
+        order = _batch_order(len(run.examples), config.batch_size, config.seed, step)
+        batch = collate([run.examples[i] for i in order], run.pad_id, decoder_only=run.decoder_only)
+        loss, _ = _batch_loss(model, batch, run.decoder_only, torch, run.precision)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        torch.nn.utils.clip_grad_norm_(run.trainable, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -308,13 +360,12 @@ def train(
             # (a run resumed with a larger budget goes on at the LR floor).
             per_step = (time.monotonic() - started) / _CALIBRATE_AT
             affordable = state["step"] + int((budget - base_elapsed - (time.monotonic() - started)) / per_step)
-            state["schedule"] = schedule.length = max(state["step"], min(planned, affordable))
+            state["schedule"] = run.schedule.length = max(state["step"], min(run.planned, affordable))
             state["calibrated"] = True
-        entry = None
-        if state["step"] % eval_every == 0 or state["step"] == planned:
+        if state["step"] % eval_every == 0 or state["step"] == run.planned:
             entry = {"step": state["step"], "train_loss": state["loss_sum"] / state["loss_steps"],
                      "lr": scheduler.get_last_lr()[0]}
-            entry["eval_loss"] = _evaluate(model, held_examples, pad_id, decoder_only, 2 * config.batch_size, torch, precision)
+            entry["eval_loss"] = evaluate()
             state["log"].append(entry)
             state["loss_sum"], state["loss_steps"] = 0.0, 0
         bar.update(1)
@@ -322,41 +373,46 @@ def train(
         if state["log"] and state["log"][-1]["eval_loss"] is not None:
             postfix += f", eval {state['log'][-1]['eval_loss']:.3f}"
         bar.set_postfix_str(postfix)
-        if state["step"] % save_every == 0 and state["step"] < planned:
+        if state["step"] % save_every == 0 and state["step"] < run.planned:
             state["elapsed"] = base_elapsed + time.monotonic() - started
-            save_checkpoint(out, state, model, optimizer, scheduler, torch)
+            save_checkpoint(run.out, state, model, optimizer, scheduler, torch)
     bar.close()
     if not state["log"] or state["log"][-1]["step"] != state["step"]:  # stopped by the budget between evals
         train_loss = state["loss_sum"] / state["loss_steps"] if state["loss_steps"] else None
         state["log"].append({"step": state["step"], "train_loss": train_loss, "lr": scheduler.get_last_lr()[0],
-                             "eval_loss": _evaluate(model, held_examples, pad_id, decoder_only,
-                                                    2 * config.batch_size, torch, precision)})
+                             "eval_loss": evaluate()})
         state["loss_sum"], state["loss_steps"] = 0.0, 0
     state["elapsed"] = base_elapsed + time.monotonic() - started
     if status == "budget":  # kept, so a re-run with a larger budget goes on from here
-        save_checkpoint(out, state, model, optimizer, scheduler, torch)
+        save_checkpoint(run.out, state, model, optimizer, scheduler, torch)
+    return status
 
+
+def _write_student(run: _Run, status: str, max_minutes: float | None) -> TrainResult:
+    """Write the trained student into run.out (model, tokenizer, held-out pairs, then student.json
+    last) and drop the checkpoints of a complete run."""
+    out, state, config = run.out, run.state, run.config
     (out / STUDENT_FILE).unlink(missing_ok=True)
-    model.eval().save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    _write_heldout(out / HELDOUT_FILE, held)
-    result = TrainResult(out, status, state["step"], planned, _last(state["log"], "train_loss"),
-                         _last(state["log"], "eval_loss"), state["elapsed"] / 60, resumed_from, state["log"])
+    run.model.eval().save_pretrained(out)
+    run.tokenizer.save_pretrained(out)
+    _write_heldout(out / HELDOUT_FILE, run.held)
+    result = TrainResult(out, status, state["step"], run.planned, _last(state["log"], "train_loss"),
+                         _last(state["log"], "eval_loss"), state["elapsed"] / 60, run.resumed_from, state["log"])
     write_meta(out, {
-        "kind": "decoder-only" if decoder_only else "encoder-decoder",
-        "format": fmt.to_json(),
+        "kind": "decoder-only" if run.decoder_only else "encoder-decoder",
+        "format": run.fmt.to_json(),
         "base": config.base,
-        "data": info.to_json(),
-        "training": {"identity": identity, "config": config.to_json(), "status": status, "steps": state["step"],
-                     "planned_steps": planned, "lr_schedule_steps": state["schedule"],
-                     "precision": precision, "frozen_blocks": frozen_blocks,
-                     "train_examples": len(examples),
-                     "heldout_examples": len(held_examples), "minutes": round(state["elapsed"] / 60, 3),
+        "data": run.info.to_json(),
+        "training": {"identity": run.identity, "config": config.to_json(), "status": status, "steps": state["step"],
+                     "planned_steps": run.planned, "lr_schedule_steps": state["schedule"],
+                     "precision": run.precision, "frozen_blocks": run.frozen_blocks,
+                     "train_examples": len(run.examples),
+                     "heldout_examples": len(run.held_examples), "minutes": round(state["elapsed"] / 60, 3),
                      "max_minutes": max_minutes, "log": state["log"]},
         "evaluation": {"train_loss": result.train_loss, "heldout_loss": result.eval_loss},
     })
     if status == "complete":
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        remove_dir(out / CHECKPOINTS)
     return result
 
 
@@ -378,7 +434,7 @@ def _finished(out: Path, identity: dict, max_minutes: float | None) -> TrainResu
     check_same_run(out, identity, STUDENT_FILE, training.get("identity", {}))
     budget_used = max_minutes is not None and training["minutes"] * 60 >= 60 * max_minutes - 1
     if training["status"] == "complete":
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)  # a run killed right after finishing
+        remove_dir(out / CHECKPOINTS)  # a run killed right after finishing
     if training["status"] == "complete" or (budget_used and training["status"] == "budget"):
         log = training.get("log", [])
         return TrainResult(out, training["status"], training["steps"], training["planned_steps"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.filters.test_pipeline import FakeEmbedder
+from tests.tiny_models import WORDS
 
 
 # --- what a child runs -------------------------------------------------------------------------
@@ -44,9 +46,30 @@ class FakeJudge:
                         np.float32)
 
 
+def fake_news_shard(payload):
+    """The news-prefix context stage with one made-up sentence per prefix instead of the teacher's
+    continuation (the tiny random teacher never writes a full sentence, so the real stage would
+    give up); the stage around it (its shard loop, manifest and completion) is the real one."""
+    from impdist.generate.prefixes import news_prefix
+    from impdist.generate.stages import contexts_from_text
+
+    config = payload.config
+    for i in range(payload.first, payload.first + config.prefixes_per_shard):
+        rng = random.Random(f"{config.seed}:{i}")
+        time.sleep(0.03)  # a teacher's pace, so kills land in this stage too
+        yield from contexts_from_text(" ".join(rng.sample(WORDS, 6)).capitalize() + ".",
+                                      prefix=news_prefix(config.seed, i), doc_id=f"p{i}", source="news-prefix")
+
+
 def run_generate(spec: dict) -> None:
-    _cli(["generate", "--model", spec["model"], "--contexts", spec["corpus"], "--samples", "2",
-          "--out", spec["out"], "--backend", "torch", "--batch-size", "4", "--threads", "1",
+    """`impdist generate`: contexts from a corpus file, or `news` news-prefix contexts (made up by
+    fake_news_shard), then the tiny teacher's candidates."""
+    if "news" in spec:
+        from impdist.generate import stages
+
+        stages.context_shard = fake_news_shard
+    _cli(["generate", "--model", spec["model"], "--contexts", str(spec.get("news") or spec["corpus"]),
+          "--samples", "2", "--out", spec["out"], "--backend", "torch", "--batch-size", "4", "--threads", "1",
           "--format", spec["fmt"], "--workers", str(spec.get("workers", 1)), "--quiet"])
 
 
@@ -66,8 +89,16 @@ def run_filter(spec: dict) -> None:
 
 def run_train(spec: dict) -> None:
     _cli(["train", "--data", spec["data"], "--out", spec["out"], "--base", spec["model"], "--max-steps", "24",
-          "--batch-size", "4", "--lr", "3e-3", "--save-every", "3", "--heldout", "0.2", "--threads", "1",
-          "--quiet"])
+          "--batch-size", "4", "--lr", "3e-3", "--save-every", str(spec.get("save_every", 3)), "--heldout", "0.2",
+          "--threads", "1", "--quiet"])
+
+
+def run_cache(spec: dict) -> None:
+    """The artefact cache alone: the tiny model's fp32 ONNX graph, then its int8 copy, built into
+    the (empty) IMPDIST_CACHE of the run folder, as every ONNX backend asks for them."""
+    from impdist.models.names import onnx_model_dir
+
+    print(onnx_model_dir(spec["model"], int8=True))
 
 
 def run_export(spec: dict) -> None:
@@ -94,7 +125,8 @@ def run_evaluate(spec: dict) -> None:
 def run_pool(spec: dict) -> None:
     """The process pool every stage's --workers uses (impdist.io.executors.local), with cheap spawn
     workers: 12 shards of 40 slow rows on 2 workers, the stage function of tests/io/_workers.py."""
-    from impdist.io import open_stage, run_shards
+    from impdist.io import open_stage
+    from impdist.io.executors import run_shards
     from tests.io._workers import slow_rows
 
     stage = open_stage(spec["out"], "pool", {"rows": 40}, fmt=spec["fmt"])
@@ -103,7 +135,7 @@ def run_pool(spec: dict) -> None:
 
 
 STAGES = {"pool": run_pool, "generate": run_generate, "filter": run_filter, "train": run_train, "export": run_export,
-          "evaluate": run_evaluate}
+          "evaluate": run_evaluate, "cache": run_cache}
 
 
 # --- the fork server -----------------------------------------------------------------------------

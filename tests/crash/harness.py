@@ -5,7 +5,9 @@ A trial (see `kill_and_recover`): run the stage in a fresh work folder and SIGKI
 group after `u * T` seconds, u drawn from a `random.Random` seeded by the trial's name and T the
 duration of the uninterrupted reference run of that stage (so kills land inside the work, not in
 interpreter start-up: runs are forked from a warm `driver` process); some trials kill the re-run
-too. Then one more run to completion, and the checks:
+too. Right after each kill, the trial's `after_kill` check looks at what the killed run left
+(what is published must already be whole: see test_sigkill.py). Then one more run to
+completion, and the checks:
 
 - `leftover_temps`: no temp file or folder anywhere (the `.tmp-<pid>-<hex>` names of
   impdist.io.atomic, `.tmp-*` checkpoint / cache / export folders, `*.tmp`, `*.spill`, `*.part`);
@@ -29,7 +31,8 @@ from pathlib import Path
 from typing import Callable
 
 from impdist.io.atomic import is_temp, sha256_file
-from impdist.io.records import read_rows
+from impdist.io.readers import read_rows
+from impdist.io.stage import MANIFEST
 
 REPO = Path(__file__).resolve().parents[2]
 SHARD_SUFFIXES = (".jsonl", ".parquet")
@@ -87,14 +90,21 @@ def leftover_temps(*roots: Path) -> list[Path]:
     return sorted(found)
 
 
-def check_manifests(root: Path) -> list[str]:
-    """Problems of the stage directories under `root`: each manifest must be complete and list
-    exactly the shard files on disk, with their row counts, sizes and sha256."""
+def _is_temp_path(rel: Path) -> bool:
+    return any(is_temp(part) or _TEMP_RE.search(part) for part in rel.parts)
+
+
+def check_manifests(root: Path, *, finished: bool = True) -> list[str]:
+    """Problems of the stage directories under `root`: each manifest must list shard files that
+    are on disk with its row counts, sizes and sha256; once `finished`, it must also be complete
+    and list every shard file (a killed run may have renamed a shard in but not recorded it)."""
     problems = []
-    for mpath in sorted(root.rglob("manifest.json")):
+    for mpath in sorted(root.rglob(MANIFEST)):
         stage_dir = mpath.parent
+        if _is_temp_path(mpath.relative_to(root)):
+            continue
         m = json.loads(mpath.read_bytes())
-        if m.get("status") != "complete":
+        if finished and m.get("status") != "complete":
             problems.append(f"{stage_dir.name}: status {m.get('status')!r}, not 'complete'")
         listed = set()
         for shard, entry in sorted(m["shards"].items()):
@@ -113,7 +123,7 @@ def check_manifests(root: Path) -> list[str]:
             rows = sum(1 for _ in read_rows(path))
             if rows != entry["rows"]:
                 problems.append(f"{stage_dir.name}/{shard}: {rows} rows on disk, manifest says {entry['rows']}")
-        for p in stage_dir.iterdir():
+        for p in stage_dir.iterdir() if finished else ():
             if p.suffix in SHARD_SUFFIXES and p.is_file() and p.name not in listed:
                 problems.append(f"{stage_dir.name}: shard file {p.name} is not in the manifest")
     return problems
@@ -158,14 +168,17 @@ class Volatile:
         return data
 
 
-def _files(root: Path, ignore: tuple[str, ...]) -> set[Path]:
-    return {p.relative_to(root) for p in root.rglob("*")
-            if p.is_file() and not any(p.name.endswith(s) for s in ignore)}
+def _files(root: Path, ignore: tuple[str, ...], under: str | None = None) -> set[Path]:
+    top = root / under if under else root
+    return {p.relative_to(root) for p in top.rglob("*")
+            if p.is_file() and not any(p.name.endswith(s) for s in ignore) and not _is_temp_path(p.relative_to(root))}
 
 
-def compare_trees(ref: Path, got: Path, volatile: Volatile) -> list[str]:
-    """Differences between the files under `ref` and under `got` (names, then contents)."""
-    a, b = _files(ref, volatile.ignore), _files(got, volatile.ignore)
+def compare_trees(ref: Path, got: Path, volatile: Volatile, *, under: str | None = None) -> list[str]:
+    """Differences between the files under `ref` and under `got` (names, then contents); with
+    `under`, only in that sub-folder (paths stay relative to the run folders, for `volatile`).
+    Temp files and whatever lies in temp folders are not compared (`leftover_temps` is)."""
+    a, b = _files(ref, volatile.ignore, under), _files(got, volatile.ignore, under)
     problems = [f"only in the reference run: {p}" for p in sorted(a - b)]
     problems += [f"only in the killed-and-resumed run: {p}" for p in sorted(b - a)]
     for rel in sorted(a & b):
@@ -202,12 +215,21 @@ def kill_points(name: str, duration: float, kills: int) -> list[float]:
 
 
 def kill_and_recover(driver: Driver, stage: str, name: str, work: Path, spec: dict, duration: float, *,
-                     env: dict | None = None, kills: int = 1, prepare: Callable[[Path], None] | None = None) -> Trial:
+                     env: dict | None = None, kills: int = 1, prepare: Callable[[Path], None] | None = None,
+                     after_kill: Callable[[Path], list[str]] | None = None) -> Trial:
     """Run `stage` in `work`, SIGKILLed at the trial's kill points, then once more to the end.
 
     The first kill must land (if the run finished first, the folder is wiped and the trial
     retried with half the delay); later kills hit the re-runs, which may finish before them.
+    `after_kill(work)` runs after every kill that landed; the problems it returns fail the trial.
     """
+    problems: list[str] = []
+
+    def killed(r: dict) -> bool:
+        if r["killed"] and after_kill is not None:
+            problems.extend(f"after the kill at {r['seconds']:.2f}s: {p}" for p in after_kill(work))
+        return r["killed"]
+
     trial = Trial(name)
     log = work.parent / f"{work.name}.log"
     delays = kill_points(name, duration, kills)
@@ -220,7 +242,7 @@ def kill_and_recover(driver: Driver, stage: str, name: str, work: Path, spec: di
             prepare(work)
         r = driver.run(stage, spec, cwd=work, log=log, env=env, kill_after=first)
         trial.runs.append({**r, "kill_after": first})
-        if r["killed"]:
+        if killed(r):
             break
         first /= 2
     else:
@@ -228,11 +250,13 @@ def kill_and_recover(driver: Driver, stage: str, name: str, work: Path, spec: di
     for delay in delays[1:]:
         r = driver.run(stage, spec, cwd=work, log=log, env=env, kill_after=delay)
         trial.runs.append({**r, "kill_after": delay})
-        if not r["killed"]:
+        if not killed(r):
             break
     if trial.runs[-1]["killed"]:
         r = driver.run(stage, spec, cwd=work, log=log, env=env)
         trial.runs.append({**r, "kill_after": None})
+    if problems:
+        raise AssertionError(f"{trial}: a killed run left a broken state:\n" + "\n".join(problems))
     final = trial.runs[-1]
     if final["exit"] != 0:
         raise AssertionError(f"{trial}: the re-run failed:\n{log.read_text()[-4000:]}")

@@ -1,22 +1,41 @@
-"""Crash safety (issue 7): every stage SIGKILLed at seeded random moments, re-run, and compared
-with an uninterrupted run of the same seed (see tests/crash/harness.py for what is checked).
+"""Crash safety (issues 7 and 17): every resume mechanism SIGKILLed at seeded random moments,
+re-run, and compared with an uninterrupted run of the same seed (see tests/crash/harness.py for
+what is checked at the end).
 
-Stages and their runs: pool (the process pool behind --workers: run_shards with 2 spawn workers
-on cheap rows, the whole process group killed), generate (the CLI: corpus contexts, then
-candidates, on a tiny random Llama), filter (the API with a fake judge and embedder, small
-shards), train (the CLI, a checkpoint every 3 steps), export (the CLI, ONNX through a fresh
-artefact cache: fp32, int8, and fp32 over an earlier int8 export) and evaluate (the API with its
-per-system cache, the tiny model as the prompted teacher).
+The resume mechanisms and the runs that exercise them:
+- shard manifests (impdist.io.stage): pool (the process pool behind --workers: run_shards with 2
+  spawn workers on cheap rows, the whole process group killed), generate (the CLI: corpus or
+  news-prefix contexts, then candidates, on a tiny random Llama), filter (the API with a fake
+  judge and embedder, small shards);
+- training checkpoints (impdist.student.checkpoints): train (the CLI, a checkpoint every 3 steps,
+  or every step so that most kills land inside a save);
+- the export's rename (impdist.student.export): export (the CLI: fp32, int8, and fp32 over an
+  earlier int8 export);
+- the artefact cache (impdist.io.cache): cache (the tiny model's fp32 and int8 ONNX graphs built
+  into an empty IMPDIST_CACHE), and every other run, which has its own empty IMPDIST_CACHE;
+- the evaluation cache (impdist.evaluation.evaluate): evaluate (the API with its per-system
+  cache, the tiny model as the prompted teacher).
+
+Right after each kill, `_after_kill` checks that what the killed run had published is whole: the
+manifests' shards verify, every artefact in the cache, the export folder and every evaluation
+cache entry equal the reference run's, and every checkpoint loads and is the step it is named.
+
+What legitimately differs between two equal runs (VOLATILE) is a record of when or how fast:
+manifest times, student.json's training minutes, the export's date and decoding speed (and the
+model card lines that show them), and the seconds an evaluated system took. Checkpoints also
+hold the elapsed time, but a finished run has deleted them.
 """
 from __future__ import annotations
 
 import json
 import random
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from impdist.io.atomic import is_temp
 from tests.crash.harness import (Driver, Volatile, check_manifests, compare_trees, kill_and_recover,
                                  leftover_temps)
 from tests.student.conftest import make_pairs, write_jsonl
@@ -24,11 +43,12 @@ from tests.tiny_models import WORDS, tiny_llama_dir
 
 pytestmark = pytest.mark.slow
 
-# (stage, variant, trials): 27 trials; odd-numbered trials kill the first re-run as well. "over-int8"
+# (stage, variant, trials): 34 trials; odd-numbered trials kill the first re-run as well. "over-int8"
 # exports fp32 into a folder that holds an int8 export already (which the export replaces).
 PLAN = [("pool", "jsonl", 2), ("pool", "parquet", 2), ("generate", "jsonl", 3), ("generate", "parquet", 2),
-        ("filter", "jsonl", 3), ("filter", "parquet", 2), ("train", "", 4), ("export", "fp32", 2),
-        ("export", "int8", 1), ("export", "over-int8", 2), ("evaluate", "", 4)]
+        ("generate", "news", 2), ("filter", "jsonl", 3), ("filter", "parquet", 2), ("train", "", 4),
+        ("train", "every-step", 2), ("export", "fp32", 2), ("export", "int8", 1), ("export", "over-int8", 2),
+        ("cache", "", 3), ("evaluate", "", 4)]
 TRIALS = [(stage, variant, i) for stage, variant, n in PLAN for i in range(n)]
 
 VOLATILE = {
@@ -39,6 +59,7 @@ VOLATILE = {
     "export": Volatile(json_fields={"export/student.json": ("export.date", "export.evaluation.sentences_per_s")},
                        text_patterns={"export/README.md": (r"exported \S+ as", r"sentences_per_s \| [0-9.e+-]+")}),
     "evaluate": Volatile(json_fields={"evalcache/*.json": ("seconds",)}),
+    "cache": Volatile(),
 }
 
 
@@ -74,12 +95,17 @@ def _spec(stage: str, variant: str, inputs: dict, references) -> dict:
     root = inputs["root"]
     if stage == "pool":
         return {"out": "run", "fmt": variant}
+    if stage == "generate" and variant == "news":
+        return {"model": inputs["model"], "news": 12, "out": "run", "fmt": "jsonl"}
     if stage == "generate":
         return {"model": inputs["model"], "corpus": str(root / "corpus.txt"), "out": "run", "fmt": variant}
     if stage == "filter":
         return {"candidates": str(root / "candidates.jsonl"), "out": "run", "fmt": variant}
     if stage == "train":
-        return {"model": inputs["model"], "data": str(root / "pairs.jsonl"), "out": "student"}
+        return {"model": inputs["model"], "data": str(root / "pairs.jsonl"), "out": "student",
+                "save_every": 1 if variant == "every-step" else 3}
+    if stage == "cache":
+        return {"model": inputs["model"]}
     student = str(references("train", "")[0] / "student")  # the uninterrupted run's student
     if stage == "export":
         return {"model": student, "out": "export", "int8": variant == "int8"}
@@ -132,20 +158,76 @@ def _onnx_outputs(folder) -> list[np.ndarray]:
     return session.run(None, feed)
 
 
+def _published(work, pattern: str) -> list[str]:
+    """What `pattern` (a glob) finds under `work` that is not a temp, as paths relative to `work`."""
+    return sorted(p.relative_to(work).as_posix() for p in work.glob(pattern)
+                  if not any(is_temp(part) for part in p.relative_to(work).parts))
+
+
+def _checkpoint_problems(work) -> list[str]:
+    """A published checkpoint must be whole: its state.json is its step's, its weights load."""
+    import torch
+
+    from impdist.student.checkpoints import STATE_FILE, WEIGHTS_FILE
+
+    problems = []
+    for rel in _published(work, "student/checkpoints/step-*"):
+        try:
+            state = json.loads((work / rel / STATE_FILE).read_bytes())
+            weights = torch.load(work / rel / WEIGHTS_FILE, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001 - whatever the damage, it is the finding
+            problems.append(f"{rel}: cannot be loaded ({type(e).__name__}: {e})")
+            continue
+        if rel != f"student/checkpoints/step-{state['step']:06d}" or set(weights) != {"model", "optimizer", "scheduler"}:
+            problems.append(f"{rel}: holds step {state['step']} and {sorted(weights)}")
+    return problems
+
+
+def _after_kill(stage: str, ref, earlier=None):
+    """The check of what a killed run left in `work`: everything published is whole (see the
+    module's docstring); `earlier` is a work folder whose export a replacing export may leave."""
+    volatile = VOLATILE[stage]
+
+    def check(work) -> list[str]:
+        problems = check_manifests(work, finished=False)
+        for rel in _published(work, "cache/*/*"):
+            if not (work / rel).name.endswith(".lock"):
+                problems += compare_trees(ref, work, volatile, under=rel)
+        if (work / "export").is_dir():
+            diff = compare_trees(ref, work, volatile, under="export")
+            if diff and earlier is not None:
+                diff = compare_trees(earlier, work, VOLATILE["export"], under="export")
+            problems += diff
+        for rel in _published(work, "evalcache/*.json"):
+            if not (ref / rel).is_file():
+                problems.append(f"{rel}: not in the reference run")
+            elif volatile.normalize(Path(rel), (ref / rel).read_bytes()) != \
+                    volatile.normalize(Path(rel), (work / rel).read_bytes()):
+                problems.append(f"{rel}: differs from the reference run's entry")
+        if stage == "train" and (work / "student" / "student.json").is_file():
+            # student.json is written last: the student is whole, and its checkpoints (being
+            # deleted) are no resume point any more.
+            problems += [p for p in compare_trees(ref, work, volatile, under="student") if "checkpoints/" not in p]
+        elif stage == "train":
+            problems += _checkpoint_problems(work)
+        return problems
+    return check
+
+
 @pytest.mark.parametrize("stage,variant,trial", TRIALS,
                          ids=[f"{s}-{v}-{i}" if v else f"{s}-{i}" for s, v, i in TRIALS])
 def test_sigkill_then_rerun_matches_an_uninterrupted_run(driver, inputs, references, tmp_path, stage, variant,
                                                          trial):
-    prepare = None
+    prepare = earlier = None
     if variant == "over-int8":
-        earlier = references("export", "int8")[0] / "export"
-        prepare = lambda work: shutil.copytree(earlier, work / "export")  # noqa: E731
+        earlier = references("export", "int8")[0]
+        prepare = lambda work: shutil.copytree(earlier / "export", work / "export")  # noqa: E731
         variant = "fp32"
     ref, seconds, spec = references(stage, variant)
     work = tmp_path / "work"
     name = f"{stage}-{variant}-{trial}" if prepare is None else f"{stage}-over-int8-{trial}"
     result = kill_and_recover(driver, stage, name, work, spec, seconds, env=_env(work), kills=1 + trial % 2,
-                              prepare=prepare)
+                              prepare=prepare, after_kill=_after_kill(stage, ref, earlier))
     print(result)
     assert result.kills >= 1
     assert leftover_temps(work) == [], f"{result}: temp files left behind"

@@ -11,6 +11,7 @@ from impdist.cli import cli
 from impdist.errors import ImpdistError
 from impdist.evaluation import evaluate as evaluate_module
 from impdist.evaluation.evaluate import evaluate, students_in
+from impdist.student.codes import EvalControls
 from tests.student.conftest import make_pairs, write_jsonl
 
 
@@ -51,10 +52,10 @@ def test_an_extractive_student_meets_the_teacher_decoded_both_ways(trained, eval
 
     monkeypatch.setattr(evaluate_module, "_teacher", lambda *a: Teacher())
     ev = evaluate(trained, evalset, task="summary", baselines=["teacher"], backend="torch", threads=1,
-                  controls={"extractive": True})
+                  controls=EvalControls(extractive=True))
     assert [s.system for s in ev.systems] == ["student, extractive", "teacher, prompted",
                                               "teacher, prompted, extractive"] and calls == [False, True]
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
     assert all(is_deletion(o, s) for o, s in zip(ev.systems[0].outputs, [json.loads(x)["src"] for x in
                                                                            evalset.read_text().splitlines()]))
 
@@ -88,6 +89,36 @@ def test_a_best_of_student_is_named_by_it_and_matched_by_truncation(trained, eva
 
     monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     ev = evaluate(trained, evalset, task="summary", baselines=["truncate"], backend="torch", threads=1,
-                  controls={"extractive": True, "best_of": 3})
+                  controls={"extractive": True, "best_of": 3})  # a dict of the same keys is taken too
     assert ev.systems[0].system == "student, extractive, best of 3"
     assert ev.systems[1].system == f"first {round(ev.systems[0].metrics['words'])} words"
+
+
+def test_the_cli_hands_every_control_to_evaluate(monkeypatch, evalset):
+    seen = {}
+
+    def fake(model, data, **kwargs):
+        seen.update(kwargs)
+        raise ImpdistError("stop here")
+
+    monkeypatch.setattr(evaluate_module, "evaluate", fake)
+    result = CliRunner().invoke(cli, ["evaluate", "--data", str(evalset), "--diversity", "0.1", "--compression",
+                                      "<0.50", "--extractive", "--best-of", "4", "--embedder", "emb"])
+    assert isinstance(result.exception, ImpdistError)
+    assert seen["controls"] == EvalControls(diversity=0.1, compression="<0.50", extractive=True, best_of=4)
+    assert seen["embedder"] == "emb"
+
+
+def test_controls_keep_the_cache_keys_they_had_as_dicts():
+    """The evaluation cache keys on `as_controls()`: the dicts `impdist run` passed before
+    EvalControls was the one type, so its cached evaluations are found again."""
+    assert EvalControls().as_controls() == {}
+    assert EvalControls(diversity=0.1, extractive=True, best_of=12).as_controls() == \
+        {"diversity": 0.1, "extractive": True, "best_of": 12}
+    assert EvalControls(diversity="0.1").as_controls() == {"diversity": 0.1}  # a command line's number
+    assert EvalControls(diversity=0.0).as_controls() == {"diversity": 0.0}  # a code, not "no code"
+    assert EvalControls.from_mapping({"best_of": 2}) == EvalControls(best_of=2)
+    with pytest.raises(ImpdistError, match="unknown decoding control.*embedder"):
+        EvalControls.from_mapping({"embedder": "x"})
+    with pytest.raises(ImpdistError, match="best_of"):
+        EvalControls(best_of=0)

@@ -84,7 +84,7 @@ def test_rewrites_stage_samples_each_source_once_and_resumes(teacher_dir, tmp_pa
 
 
 def test_extractive_replies_only_delete_words(teacher_dir):
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
 
     teacher = PromptedTeacher(str(teacher_dir), backend="torch", threads=1)
     replies = teacher.generate(SOURCES, task="summary", n=3, sample=True, seed=2, extractive=True)
@@ -95,7 +95,7 @@ def test_an_extractive_rewrites_stage_samples_deletions(teacher_dir, tmp_path):
     from impdist.student import rewrites
     from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
     from impdist.io import StageDir
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
 
     rewrites.load_rewriter.cache_clear()
     sources = [{"src": s, "context_id": f"c{i}"} for i, s in enumerate(SOURCES)]

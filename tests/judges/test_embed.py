@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from impdist.judges.embed import Embedder, length_batches
+from impdist.judges.embed import Embedder, cosine, embed_pairs, length_batches, pair_similarity
 from tests.judges.test_equivalence import tiny_bert_dir
 
 TEXTS = ["the city council voted on tuesday to approve new budget", "rain", "shares of company fell",
@@ -52,6 +52,29 @@ def test_mean_pooling_by_default_and_the_pooling_config_when_present(encoder, tm
     (with_cls / "1_Pooling" / "config.json").write_text(json.dumps(
         {"word_embedding_dimension": 32, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
     assert np.allclose(Embedder(str(with_cls)).embed(TEXTS[:2]), cls, atol=1e-5)
+
+
+class CountingEmbedder:
+    """Unit vectors at a given angle from the x axis; records every text it embeds."""
+
+    def __init__(self, angles: dict[str, float]) -> None:
+        self.angles, self.seen = angles, []
+
+    def embed(self, texts):
+        self.seen += list(texts)
+        return np.array([[np.cos(self.angles[t]), np.sin(self.angles[t])] for t in texts], np.float32)
+
+
+def test_pair_similarity_is_the_cosine_with_each_text_embedded_once():
+    emb = CountingEmbedder({"a": 0.0, "b": np.pi / 3, "c": np.pi / 2, "d": np.pi})
+    sims = pair_similarity(emb, ["a", "a", "b", "d"], ["b", "a", "c", "a"])
+    assert sims.dtype == np.float64 and sims == pytest.approx([0.5, 1.0, np.cos(np.pi / 6), -1.0], abs=1e-6)
+    assert sorted(emb.seen) == ["a", "b", "c", "d"]
+    ea, eb = embed_pairs(emb, ["d"], ["d"])
+    assert np.array_equal(ea, eb) and cosine(ea * 1.0001, eb * 1.0001)[0] == 1.0  # clipped against rounding
+    assert pair_similarity(emb, [], []).shape == (0,) and emb.seen[4:] == ["d"]  # nothing embedded for no pairs
+    with pytest.raises(ValueError, match="as many texts"):
+        pair_similarity(emb, ["a"], [])
 
 
 def test_length_batches_cover_every_index_once_longest_first():

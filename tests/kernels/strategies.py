@@ -44,6 +44,14 @@ def related(draw, base=any_text):
 pairs = st.lists(related(), min_size=8, max_size=40)  # batches: many pairs per example
 
 
+@st.composite
+def multi_ref_items(draw, max_refs: int = 5):
+    """A hypothesis and 1..max_refs references, the first sharing words with it."""
+    hyp, first = draw(related())
+    others = draw(st.lists(any_text, max_size=max_refs - 1))
+    return hyp, [first, *others]
+
+
 # Large random Unicode: code points drawn with numpy from a mix of ranges (ASCII, Latin,
 # combining marks, CJK, emoji and the rest of the astral planes, C0/C1 controls, Unicode spaces
 # and punctuation, lone surrogates), so one example is a text of up to `max_len` characters that a

@@ -1,4 +1,4 @@
-"""Sentence and corpus BLEU against sacrebleu (13a tokenizer, 'exp' smoothing)."""
+"""Sentence and corpus BLEU against sacrebleu (13a tokenizer, 'exp' smoothing), on every path."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,58 +8,31 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impdist import kernels
-from tests.conftest import record
-from tests.kernels.strategies import any_text, pairs, related
-
-
-def ref_sentence(hyps, refs):
-    out = []
-    for h, r in zip(hyps, refs):
-        out.append(sacrebleu.sentence_bleu(h, [r] if isinstance(r, str) else list(r)).score)
-    return np.array(out, dtype=float)
+from tests.kernels.harness import CORPUS_BLEU, SENTENCE_BLEU, check
+from tests.kernels.strategies import any_text, multi_ref_items, pairs
 
 
 @given(pairs)
 def test_sentence_bleu_matches_sacrebleu_single_reference(batch):
     hyps, refs = map(list, zip(*batch))
-    np.testing.assert_allclose(kernels.sentence_bleu(hyps, refs), ref_sentence(hyps, refs), rtol=0, atol=1e-9)
-    record("sentence_bleu", len(hyps))
-
-
-@st.composite
-def multi_ref_items(draw):
-    hyp, first = draw(related())
-    others = draw(st.lists(any_text, max_size=3))
-    return hyp, [first, *others]
+    check(SENTENCE_BLEU, hyps, refs)
 
 
 @given(st.lists(multi_ref_items(), min_size=1, max_size=15))
 def test_sentence_bleu_matches_sacrebleu_several_references(batch):
-    hyps = [h for h, _ in batch]
-    refs = [r for _, r in batch]
-    np.testing.assert_allclose(kernels.sentence_bleu(hyps, refs), ref_sentence(hyps, refs), rtol=0, atol=1e-9)
-    record("sentence_bleu", len(hyps))
+    check(SENTENCE_BLEU, [h for h, _ in batch], [r for _, r in batch])
 
 
 @given(st.integers(1, 3).flatmap(lambda k: st.lists(
     st.tuples(any_text, st.lists(any_text, min_size=k, max_size=k)), min_size=1, max_size=15)))
 def test_corpus_bleu_matches_sacrebleu(batch):
-    hyps = [h for h, _ in batch]
-    refs = [r for _, r in batch]
-    streams = [list(s) for s in zip(*refs)]
-    expected = sacrebleu.corpus_bleu(hyps, streams).score
-    assert abs(kernels.corpus_bleu(hyps, refs) - expected) <= 1e-9
-    record("corpus_bleu", len(hyps))
+    check(CORPUS_BLEU, [h for h, _ in batch], [r for _, r in batch])
 
 
 def test_sentence_and_corpus_bleu_on_mrpc(mrpc):
     hyps = [r["src"] for r in mrpc]
-    refs = [r["refs"] for r in mrpc]
-    np.testing.assert_allclose(kernels.sentence_bleu(hyps, refs), ref_sentence(hyps, refs), rtol=0, atol=1e-9)
-    expected = sacrebleu.corpus_bleu(hyps, [[r[0] for r in refs]]).score
-    assert abs(kernels.corpus_bleu(hyps, [r[0] for r in refs]) - expected) <= 1e-9
-    record("sentence_bleu:mrpc", len(hyps))
-    record("corpus_bleu:mrpc", len(hyps))
+    check(SENTENCE_BLEU, hyps, [r["refs"] for r in mrpc], tag="mrpc")
+    check(CORPUS_BLEU, hyps, [r["refs"][0] for r in mrpc], tag="mrpc")
 
 
 def test_tokenizer_corner_cases():
@@ -71,7 +44,7 @@ def test_tokenizer_corner_cases():
         (" ".join(["w"] * 10_000), " ".join(["w"] * 9_999)),
     ]
     hyps, refs = map(list, zip(*cases))
-    np.testing.assert_allclose(kernels.sentence_bleu(hyps, refs), ref_sentence(hyps, refs), rtol=0, atol=1e-9)
+    check(SENTENCE_BLEU, hyps, refs)
 
 
 def test_stats_layout_is_sacrebleus():
@@ -81,12 +54,12 @@ def test_stats_layout_is_sacrebleus():
     assert stats.tolist() == expected
 
 
-def test_threads_do_not_change_the_result(mrpc):
-    hyps = [r["src"] for r in mrpc] * 2
-    refs = [r["refs"] for r in mrpc] * 2
-    assert np.array_equal(kernels.sentence_bleu(hyps, refs, threads=1), kernels.sentence_bleu(hyps, refs, threads=2))
-
-
 def test_corpus_bleu_needs_a_hypothesis():
     with pytest.raises(ValueError, match="at least one"):
-        kernels.corpus_bleu([], [])
+        check(CORPUS_BLEU, [], [])
+
+
+def test_sentence_bleu_is_the_score_of_its_stats():
+    hyps, refs = ["the cat sat on the mat", "a b c"], [["the cat is on the mat", "a cat"], "a b d"]
+    assert np.array_equal(kernels.sentence_bleu(hyps, refs),
+                          kernels.bleu_from_stats(kernels.bleu_stats(hyps, refs), effective_order=True))

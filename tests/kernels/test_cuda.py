@@ -1,8 +1,10 @@
-"""device="cuda" against device="cpu", exactly.
+"""device="cuda" against device="cpu", exactly, where batches stress what only the GPU build does.
 
-Both devices run the same per-item code (csrc/include/impdist/), which the other kernel tests
-check against rouge-score, sacrebleu and datasketch; so here only equality with the CPU is
-asked, and any difference is a launch, layout or transfer bug of csrc/cuda/.
+Both devices run the same per-item code (csrc/include/impdist/), and every parity test of
+tests/kernels runs the CUDA path beside the CPU path through the harness (tests/kernels/harness.py)
+wherever a GPU is usable. The tests here add the batches that stress the launch, layout and
+transfers of csrc/cuda/ (long texts, scratch over one chunk, many blocks); the reference libraries
+would take minutes on them, so only the paths are compared.
 
 The GPU tests carry the `cuda` mark and skip where no GPU is usable (`pytest -m cuda` selects
 them). The tests below them run everywhere: the error a user gets without a GPU, and the
@@ -14,56 +16,18 @@ import random
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from impdist import kernels
+from impdist.errors import DeviceUnavailableError
 from impdist.kernels import _core
-from tests.conftest import record
-from tests.kernels.strategies import any_text, pairs, related
+from tests.kernels.harness import CUDA, MINHASH, ROUGE, SENTENCE_BLEU, check
 
-CUDA = kernels.cuda_available()
 try:
     from impdist.kernels import _cuda
 except ImportError:
     _cuda = None
 
-ROUGE_KINDS = ["rougeL", "rouge1", "rouge2", "rouge4"]
 SCHEMES = ["affine32", "legacy", "affine64"]
-NUM_PERMS = [1, 64, 128, 256]
-shingle_arg = st.one_of(st.just("word"), st.integers(1, 9), st.integers(50, 130))
-
-
-def assert_same(cuda: np.ndarray, cpu: np.ndarray) -> None:
-    assert cuda.dtype == cpu.dtype
-    assert cuda.shape == cpu.shape
-    assert np.array_equal(cuda, cpu)
-
-
-def same_rouge(cands, refs, kind, stem, label="cuda:rouge"):
-    cpu = kernels.rouge_stats(cands, refs, kind=kind, stem=stem, device="cpu")
-    assert_same(kernels.rouge_stats(cands, refs, kind=kind, stem=stem, device="cuda"), cpu)
-    record(label, len(cands))
-
-
-def same_bleu(hyps, refs, label="cuda:bleu"):
-    cpu = kernels.bleu_stats(hyps, refs, device="cpu")
-    assert_same(kernels.bleu_stats(hyps, refs, device="cuda"), cpu)
-    record(label, len(hyps))
-
-
-def same_minhash(texts, num_perm, seed, shingle, scheme, label="cuda:minhash"):
-    args = dict(num_perm=num_perm, seed=seed, shingle=shingle, scheme=scheme)
-    cpu = kernels.minhash(texts, device="cpu", **args)
-    assert_same(kernels.minhash(texts, device="cuda", **args), cpu)
-    record(label, len(texts))
-
-
-@st.composite
-def multi_ref_items(draw, max_refs=5):
-    hyp, first = draw(related())
-    others = draw(st.lists(any_text, max_size=max_refs - 1))
-    return hyp, [first, *others]
 
 
 def long_words(n: int, seed: int, vocab: int | None = None) -> list[str]:
@@ -77,20 +41,6 @@ class TestCudaEqualsCpu:
         pytest.mark.skipif(not CUDA, reason="needs impdist built with CUDA and a visible NVIDIA GPU"),
     ]
 
-    # ROUGE
-
-    @given(pairs, st.sampled_from(ROUGE_KINDS), st.booleans())
-    def test_rouge_on_random_text(self, batch, kind, stem):
-        cands, refs = map(list, zip(*batch))
-        same_rouge(cands, refs, kind, stem)
-
-    @pytest.mark.parametrize("kind", ROUGE_KINDS)
-    @pytest.mark.parametrize("stem", [False, True])
-    def test_rouge_on_mrpc(self, mrpc, kind, stem):
-        cands = [r["src"] for r in mrpc]
-        refs = [r["refs"][0] for r in mrpc]
-        same_rouge(cands, refs, kind, stem, label="cuda:rouge:mrpc")
-
     @pytest.mark.parametrize("kind", ["rougeL", "rouge1", "rouge2"])
     def test_rouge_empty_and_long_texts(self, kind):
         # 10,000 distinct words: 157 words of LCS bit vector and a 10,000-id match-mask table.
@@ -100,7 +50,7 @@ class TestCudaEqualsCpu:
         big = " ".join(long_a)
         cands = ["", "", "a", big, big, " ".join(long_b), " ".join(long_words(10_000, 3, vocab=50)), big[:70_001]]
         refs = ["", "a", "", big, " ".join(long_b), big, " ".join(long_words(9_000, 4, vocab=50)), "x " + big]
-        same_rouge(cands, refs, kind, False, label="cuda:rouge:edge")
+        check(ROUGE, cands, refs, kind=kind, reference=False, tag="edge")
 
     def test_rouge_scratch_over_one_chunk(self):
         # ~10 MB of LCS scratch per item (9,000+ distinct ids x 141+ words), 1.2 GB in all: more
@@ -112,27 +62,7 @@ class TestCudaEqualsCpu:
             random.Random(seed).shuffle(b)
             items.append((" ".join(a), " ".join(b[: 9_000 + seed])))
         cands, refs = map(list, zip(*items))
-        same_rouge(cands, refs, "rougeL", False, label="cuda:rouge:chunks")
-
-    # BLEU
-
-    @given(pairs)
-    def test_bleu_single_reference(self, batch):
-        hyps, refs = map(list, zip(*batch))
-        same_bleu(hyps, refs)
-
-    @given(st.lists(multi_ref_items(), min_size=1, max_size=15))
-    def test_bleu_several_references(self, batch):
-        hyps = [h for h, _ in batch]
-        refs = [r for _, r in batch]
-        same_bleu(hyps, refs)
-
-    def test_bleu_on_mrpc(self, mrpc):
-        hyps = [r["src"] for r in mrpc]
-        same_bleu(hyps, [r["refs"][0] for r in mrpc], label="cuda:bleu:mrpc")
-        # several references each: the pair's own and its neighbours' sentences
-        refs = [[r["refs"][0], mrpc[i - 1]["src"], mrpc[i - 2]["refs"][0]] for i, r in enumerate(mrpc)]
-        same_bleu(hyps, refs, label="cuda:bleu:mrpc")
+        check(ROUGE, cands, refs, reference=False, tag="chunks")
 
     def test_bleu_empty_long_and_many_references(self, mrpc):
         big = " ".join(long_words(10_000, 6, vocab=300))
@@ -146,41 +76,19 @@ class TestCudaEqualsCpu:
             [mrpc[1]["refs"][0]] * 200,
             ["x"] * 1_000,
         ]
-        same_bleu(hyps, refs, label="cuda:bleu:edge")
-
-    # MinHash
-
-    @given(st.lists(any_text, min_size=1, max_size=10), st.sampled_from(NUM_PERMS), st.integers(0, 2**32 - 1),
-           shingle_arg, st.sampled_from(SCHEMES))
-    def test_minhash_on_random_text(self, texts, num_perm, seed, shingle, scheme):
-        same_minhash(texts, num_perm, seed, shingle, scheme)
-
-    @pytest.mark.parametrize("scheme", SCHEMES)
-    @pytest.mark.parametrize("shingle", ["word", 5])
-    @pytest.mark.parametrize("num_perm", NUM_PERMS)
-    def test_minhash_on_mrpc(self, mrpc, scheme, shingle, num_perm):
-        texts = [r["src"] for r in mrpc] + [r["refs"][0] for r in mrpc]
-        same_minhash(texts, num_perm, 1, shingle, scheme, label="cuda:minhash:mrpc")
+        check(SENTENCE_BLEU, hyps, refs, reference=False, tag="edge")
 
     @pytest.mark.parametrize("scheme", SCHEMES)
     @pytest.mark.parametrize("shingle", ["word", 1, 3, 60, 130])
-    def test_minhash_edge_texts(self, scheme, shingle):
+    @pytest.mark.parametrize("num_perm", [1, 256])
+    def test_minhash_edge_texts(self, scheme, shingle, num_perm):
         # Texts without shingles between texts with some (repeated shingle offsets), shingles of
         # 55/56/64/119/120 bytes (SHA-1's padding cases), multi-byte code points, a long text.
         rng = random.Random(8)
         texts = ["", "   ", "a", "", "\u00e9\u6771\U0001F600 x", "\n\t"]
         texts += ["".join(rng.choice("ab c") for _ in range(n)) for n in (55, 56, 63, 64, 119, 120, 200)]
         texts += [" ".join(long_words(10_000, 9, vocab=2_000)), ""]
-        same_minhash(texts, 128, 1, shingle, scheme, label="cuda:minhash:edge")
-
-    # Every kernel
-
-    def test_empty_batch(self):
-        assert_same(kernels.rouge_stats([], [], device="cuda"), kernels.rouge_stats([], [], device="cpu"))
-        assert_same(kernels.bleu_stats([], [], device="cuda"), kernels.bleu_stats([], [], device="cpu"))
-        for scheme in SCHEMES:
-            assert_same(kernels.minhash([], scheme=scheme, device="cuda"),
-                        kernels.minhash([], scheme=scheme, device="cpu"))
+        check(MINHASH, texts, num_perm=num_perm, shingle=shingle, scheme=scheme, reference=False, tag="edge")
 
     def test_batch_over_many_blocks(self, mrpc):
         # 50,000 items: hundreds of blocks per launch, items of every length side by side.
@@ -188,9 +96,9 @@ class TestCudaEqualsCpu:
         rows = [mrpc[rng.randrange(len(mrpc))] for _ in range(50_000)]
         cands = [r["src"] for r in rows]
         refs = [r["refs"][0] for r in rows]
-        same_rouge(cands, refs, "rougeL", True, label="cuda:rouge:large")
-        same_bleu(cands, refs, label="cuda:bleu:large")
-        same_minhash(cands, 128, 1, "word", "affine32", label="cuda:minhash:large")
+        check(ROUGE, cands, refs, stem=True, reference=False, tag="large")
+        check(SENTENCE_BLEU, cands, refs, reference=False, tag="large")
+        check(MINHASH, cands, reference=False, tag="large")
 
     def test_device_count(self):
         assert _cuda.device_count() >= 1
@@ -207,7 +115,8 @@ class TestCudaEqualsCpu:
     lambda: kernels.minhash(["a b"], device="cuda"),
 ], ids=["rouge_stats", "rouge", "bleu_stats", "sentence_bleu", "minhash"])
 def test_cuda_device_without_gpu_raises(call):
-    with pytest.raises(RuntimeError, match=r"device='cuda' (needs impdist built with CUDA|but no CUDA device)"):
+    with pytest.raises(DeviceUnavailableError,
+                       match=r"device='cuda' (needs impdist built with CUDA|but no CUDA device)"):
         call()
 
 

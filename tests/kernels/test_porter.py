@@ -11,13 +11,10 @@ import string
 
 from hypothesis import given
 from hypothesis import strategies as st
-from nltk.stem.porter import PorterStemmer
 
 from impdist.kernels import _core
-
-from tests.conftest import data_file, record
-
-_NLTK = PorterStemmer()
+from tests.conftest import data_file
+from tests.kernels.harness import PORTER_STEM, check
 
 # Suffixes that drive every rule of NLTK's steps 1a-5b, including its NLTK_EXTENSIONS rules
 # (4-letter "ies"/"ied", "alli" re-run, "fulli", "logi", "bli"), and the 'y' forms of step 1c.
@@ -34,15 +31,6 @@ IRREGULAR = [
     "sky", "skies", "dying", "lying", "tying", "news", "inning", "innings", "outing", "outings",
     "canning", "cannings", "howe", "proceed", "exceed", "succeed",
 ]  # fmt: skip
-
-
-def _check(words):
-    """Stems `words` with the kernel and NLTK and asserts equality, listing the differences."""
-    got = _core.porter_stem(list(words))
-    assert isinstance(got, list) and len(got) == len(words)
-    want = [_NLTK.stem(w) for w in words]
-    bad = [(w[:80], n[:80], g[:80]) for w, n, g in zip(words, want, got) if n != g]
-    assert not bad, f"{len(bad)} of {len(words)} differ (word, nltk, kernel): {bad[:20]}"
 
 
 # Pieces appended to a random stem: the suffixes, plus doubled consonants for step 1b's *d rule.
@@ -74,13 +62,12 @@ def test_mrpc_tokens():
     path = data_file("mrpc_dev.jsonl")
     tokens = sorted(set(re.findall(r"[a-z0-9]+", path.read_text(encoding="utf-8").lower())))
     assert len(tokens) > 1000
-    _check(tokens)
+    check(PORTER_STEM, tokens, tag="mrpc")
 
 
 @given(st.lists(WORDS, min_size=40, max_size=60))
 def test_random_words(words):
-    _check(words)
-    record("porter_stem", len(words))
+    check(PORTER_STEM, words)
 
 
 def test_edge_cases():
@@ -110,7 +97,7 @@ def test_edge_cases():
     for k in (1, 2):
         words += ["".join(t) for t in itertools.product(alphabet, repeat=k)]
     words += ["".join(t) for t in itertools.product("aeiyosldzt7w", repeat=3)]
-    _check(words)
+    check(PORTER_STEM, words, tag="edge")
 
 
 def test_long_words():
@@ -119,7 +106,7 @@ def test_long_words():
         "e" * 5000, "s" * 5000, "l" * 5000, "ll" * 2500 + "ing", "ational" * 700,
         "x" * 4997 + "ies", "y" * 4997 + "ied", "generalizations" * 300, "yyy" * 2000 + "ed",
     ]  # fmt: skip
-    _check(words)
+    check(PORTER_STEM, words, tag="long")
 
 
 def test_empty_batch():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from impdist.models import names as models
-from impdist.io import cache
+from impdist.models.embedded import Embedded
+from impdist.io import atomic, cache
 from impdist.models import onnx_export as export
 from impdist.errors import ImpdistError
 from impdist.models.names import ModelNotFoundError
@@ -87,7 +88,7 @@ def test_directory_without_config_is_refused(tmp_path):
 
 
 def test_missing_embedded_package_says_what_to_install(monkeypatch):
-    fake = models.Embedded("impdist_no_such_pkg", "impdist-no-such-pkg", "m.gguf", "causal-lm")
+    fake = Embedded("impdist_no_such_pkg", "impdist-no-such-pkg", "m.gguf", "causal-lm")
     monkeypatch.setitem(models.EMBEDDED, "fake-lm", fake)
     with pytest.raises(ModelNotFoundError, match="pip install impdist-no-such-pkg"):
         models.resolve("fake-lm")
@@ -167,7 +168,7 @@ def test_racing_builders_build_once(cache_root):
 
 
 def test_lockless_race_loser_keeps_the_winners_copy(cache_root, monkeypatch):
-    monkeypatch.setattr(cache, "fcntl", None)  # as on a platform without flock
+    monkeypatch.setattr(atomic, "fcntl", None)  # as on a platform without flock
     final = cache_root / "kind" / "m-k4"
 
     def build(out: Path) -> None:

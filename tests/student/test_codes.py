@@ -5,6 +5,7 @@ import random
 
 import pytest
 
+from impdist.errors import UnknownTaskError
 from impdist.student.codes import Buckets, Controls, PromptFormat, syntax_sketch
 from impdist.student.errors import StudentError
 
@@ -23,11 +24,12 @@ def test_requests_take_numbers_labels_or_nothing():
     assert fmt.request("paraphrase", diversity="0.7").diversity == ">0.60"
 
 
-@pytest.mark.parametrize("kwargs, words", [({"diversity": "lots"}, "diversity codes"), ({"exemplar": "  "}, "blank"),
-                                           ({"task": "translate"}, "task must be")])
-def test_bad_requests_say_what_is_allowed(kwargs, words):
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"diversity": "lots"}, StudentError, "diversity codes"), ({"exemplar": "  "}, StudentError, "blank"),
+    ({"task": "translate"}, UnknownTaskError, "task must be one of paraphrase, summary, got 'translate'")])
+def test_bad_requests_say_what_is_allowed(kwargs, error, words):
     task = kwargs.pop("task", "paraphrase")
-    with pytest.raises(StudentError, match=words):
+    with pytest.raises(error, match=words):
         PromptFormat().request(task, **kwargs)
 
 

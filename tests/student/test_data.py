@@ -50,9 +50,10 @@ def test_several_datasets_train_one_student_with_a_card_per_task(tmp_path):
         read_pairs([])
 
 
-@pytest.mark.parametrize("content, words", [('{"src": "a"}\n', r"p.jsonl:1: field 'tgt'"),
-                                            ('{"src": "a", "tgt": "b", "task": "x"}\n', "task 'x'"),
-                                            ("\n", "holds no pairs")])
+@pytest.mark.parametrize("content, words", [
+    ('{"src": "a"}\n', r"p.jsonl:1: field 'tgt'"),
+    ('{"src": "a", "tgt": "b", "task": "x"}\n', "p.jsonl:1: task must be one of paraphrase, summary, got 'x'"),
+    ("\n", "holds no pairs")])
 def test_bad_datasets_name_the_file_and_the_fix(tmp_path, content, words):
     (tmp_path / "p.jsonl").write_text(content)
     with pytest.raises(StudentError, match=words):

@@ -12,7 +12,8 @@ import impdist
 from impdist.cli import cli
 from impdist.errors import MalformedInputError
 from impdist.student.errors import NotAStudentError, StudentError
-from impdist.student.serve import BEST_OF_SAMPLING, Paraphraser, rewrite_stream
+from impdist.student.codes import EvalControls
+from impdist.student.serve import BEST_OF_SAMPLING, Paraphraser, rewrite_file, rewrite_stream
 
 TEXTS = ["the city council voted on tuesday", "police arrested two men", "heavy rain caused flooding across region",
          "shares of company fell sharply after scientists announced"]
@@ -101,7 +102,7 @@ def test_cli_paraphrase_and_summarize_write_jsonl_in_order(trained, tmp_path):
 
 
 def test_extractive_summaries_only_delete_words(students, trained, tmp_path):
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
 
     texts = ["the city council voted on tuesday to approve new budget", "police arrested two men after heavy rain"]
     for backend in ("torch", "onnx-int8"):
@@ -147,7 +148,7 @@ class WordsEmbedder:
 
 def test_best_of_returns_the_most_informative_of_its_samples(students, monkeypatch):
     from impdist.filters.informativeness import most_informative
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
 
     monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     student = students["torch"]
@@ -164,7 +165,7 @@ def test_best_of_returns_the_most_informative_of_its_samples(students, monkeypat
 
 
 def test_cli_summarize_best_of(trained, monkeypatch):
-    from tests.generate.test_extractive import is_deletion
+    from tests.decoding.test_extractive import is_deletion
 
     monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     res = CliRunner().invoke(cli, ["summarize", "--model", str(trained), "--backend", "torch", "--extractive",
@@ -173,3 +174,21 @@ def test_cli_summarize_best_of(trained, monkeypatch):
     assert is_deletion(json.loads(res.output)["tgt"], TEXTS[3])
     res = CliRunner().invoke(cli, ["paraphrase", "--model", str(trained), "--best-of", "3"], input=TEXTS[3] + "\n")
     assert res.exit_code != 0 and "No such option" in res.output
+
+
+def test_rewrite_file_is_the_cli_as_one_call(trained, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("police arrested two men\n\nthe city council voted\n")
+    out = tmp_path / "out.jsonl"
+    assert rewrite_file(trained, source, out, task="paraphrase", backend="torch", threads=1, max_new_tokens=5) == 3
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["src"] for r in rows] == ["police arrested two men", "", "the city council voted"]
+    with pytest.raises(impdist.ImpdistError, match="nope.txt"):  # before any student loads
+        rewrite_file(tmp_path / "no-student", tmp_path / "nope.txt", out)
+
+
+def test_rewrite_decodes_under_eval_controls(students):
+    s, texts = students["torch"], TEXTS[:2]  # short: the tiny student's 256 positions hold their outputs
+    controls = EvalControls(compression=0.6, extractive=True)
+    assert s.rewrite(texts, "summary", controls, batch_size=1) == s.summarize(texts, compression=0.6, extractive=True)
+    assert s.rewrite(texts) == s.paraphrase(texts)

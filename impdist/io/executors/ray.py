@@ -1,8 +1,8 @@
 """The `ray` executor: `run_shards`'s units on a Ray cluster (a local one, or `--ray-address`).
 
-Same contract as the local pool (impdist/io/executors/local.py): a worker runs the stage function on
-one payload, streams its rows into the shard file in the stage directory and returns a small
-ShardInfo; the driver alone records shards in the manifest, as results arrive. The stage
+Same contract as the local pool (impdist/io/executors/base.py): a worker runs the stage function
+on one payload (`run_unit`), streams its rows into the shard file in the stage directory and
+returns a small ShardInfo; the driver alone records shards in the manifest, as results arrive. The stage
 directory must therefore be on storage that every node sees (one machine, NFS, a shared volume).
 
 The workers are `workers` actors, each a long-lived process running one shard at a time. That
@@ -18,17 +18,18 @@ import os
 import sys
 from collections import deque
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from impdist.errors import ImpdistError
-from impdist.io.executors.local import StageFn, _note, _Progress, _run_unit
-from impdist.io.records import ShardInfo
+from impdist.io.executors.base import Progress, StageFn, Unit, note_shard, record, run_unit
 from impdist.io.stage import StageDir
+from impdist.io.writers import ShardInfo
 
 INSTALL_HINT = "pip install 'impdist[ray]'"
 
 
-def require_ray():
+def require_ray() -> ModuleType:
     """The `ray` module, or an ImpdistError that says how to install it."""
     try:
         import ray
@@ -38,7 +39,7 @@ def require_ray():
     return ray
 
 
-def connect(address: str | None = None, workers: int = 1):
+def connect(address: str | None = None, workers: int = 1) -> ModuleType:
     """Join the running Ray session, else the cluster at `address`, else start a local cluster
     with `workers` CPUs (it lives until this process exits, so later stages reuse it)."""
     ray = require_ray()
@@ -68,7 +69,7 @@ class ShardWorker:
         sys.path.extend(p for p in path if p not in sys.path)
 
     def run(self, path: str, fmt: str, shard: str, fn: StageFn, payload: Any) -> ShardInfo:
-        return _run_unit(path, fmt, shard, fn, payload)
+        return run_unit(path, fmt, shard, fn, payload)
 
     def pid(self) -> int:
         return os.getpid()
@@ -80,8 +81,8 @@ def _cause(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, BaseException) else exc
 
 
-def run_ray(stage: StageDir, todo: list[tuple[str, Any]], fn: StageFn, *, workers: int,
-            bar: _Progress, address: str | None = None) -> None:
+def run_ray(stage: StageDir, todo: list[Unit], fn: StageFn, *, workers: int, progress: Progress,
+            address: str | None = None) -> None:
     """Run the `todo` units on Ray actors, recording each shard as it arrives; on an error the
     running shards finish (and are recorded), no new one starts, and the error is raised."""
     ray = connect(address, workers)
@@ -116,9 +117,7 @@ def run_ray(stage: StageDir, todo: list[tuple[str, Any]], fn: StageFn, *, worker
                         failure = (shard, _cause(e))
                         queue.clear()  # stop what has not started; running ones finish
                     continue
-                stage.record_shard(shard, info)
-                bar.add_rows(info.rows)
-                bar.shard_done()
+                record(stage, shard, info, progress)
                 if queue:
                     submit(actor)
     finally:
@@ -126,5 +125,5 @@ def run_ray(stage: StageDir, todo: list[tuple[str, Any]], fn: StageFn, *, worker
             ray.kill(actor)
     if failure:
         shard, exc = failure
-        _note(exc, shard, stage)
+        note_shard(exc, shard, stage)
         raise exc

@@ -1,4 +1,4 @@
-"""run_shards: skips done shards, records finished ones before an error, survives kill -9."""
+"""run_shards on the local executor (in process, and a process pool): skips done shards, records finished ones before an error, survives kill -9."""
 from __future__ import annotations
 
 import os
@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from impdist.io import open_stage, run_shards
-from impdist.io.atomic import _pid_alive
+from impdist.io import open_stage
+from impdist.io.atomic import pid_alive
+from impdist.io.executors import run_shards
 from tests.io import _workers
 from tests.io._workers import fail_on_3, list_rows, make_rows
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 UNITS = [(f"{i:05d}", (i, 5)) for i in range(12)]
 
 
@@ -128,8 +129,9 @@ def test_progress_bar_runs(tmp_path, monkeypatch):
 
 _SCRIPT = """
 import sys
-from impdist.io import open_stage, run_shards
-from impdist.io.atomic import _pid_alive
+from impdist.io import open_stage
+from impdist.io.executors import run_shards
+from impdist.io.atomic import pid_alive
 from tests.io._workers import slow_rows
 root, fmt, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 stage = open_stage(root, "gen", {"n": 20}, {}, fmt=fmt)
@@ -167,7 +169,7 @@ def test_sigkill_midway_then_resume(tmp_path, fmt, workers):
     # SIGKILL lands asynchronously: wait until the orphaned pool workers are really gone.
     pids = {int(re.search(r"\.tmp-(\d+)-", p.name).group(1)) for p in temps}
     deadline = time.monotonic() + 30
-    while any(_pid_alive(pid) for pid in pids):
+    while any(pid_alive(pid) for pid in pids):
         assert time.monotonic() < deadline, f"killed workers {pids} still alive"
         time.sleep(0.01)
     stage = open_stage(tmp_path / "run", "gen", {"n": 20}, {}, fmt=fmt)

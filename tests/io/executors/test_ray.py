@@ -17,7 +17,8 @@ from impdist.errors import ImpdistError
 from impdist.filters import pipeline
 from impdist.filters.pipeline import filter_dataset, read_dataset
 from impdist.generate.pipeline import generate
-from impdist.io import StageDir, open_stage, run_shards
+from impdist.io import StageDir, open_stage
+from impdist.io.executors import run_shards
 from impdist.io.executors import ray as ray_executor
 from tests.conftest import read_jsonl
 from tests.io._workers import fail_on_3, make_rows
@@ -120,7 +121,7 @@ def _groups(n: int, repeats: int) -> list[dict]:
     return groups
 
 
-def scored_and_count_loads(payload: dict):
+def scored_and_count_loads(payload: pipeline.ScoredPayload):
     """pipeline.scored_shard, logging which process ran it and how many embedders it has loaded."""
     rows = list(SCORED(payload))
     misses = pipeline._load_embedder.cache_info().misses
@@ -134,7 +135,7 @@ SCORED = pipeline.scored_shard
 
 def _failing_on(context_id: str):
     def fn(payload):
-        if any(g["context_id"] == context_id for g in payload["groups"]):
+        if any(g["context_id"] == context_id for g in payload.groups):
             raise RuntimeError(f"stopped at {context_id}")
         return SCORED(payload)
     return fn

@@ -1,0 +1,40 @@
+"""What a user chooses about a model runtime: the decoding backend and the CPU threads. Free of
+heavy imports (torch loads only inside set_torch_threads), so the CLI reads BACKENDS at start-up."""
+from __future__ import annotations
+
+import os
+from typing import Literal, get_args
+
+from impdist.errors import ImpdistError
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+
+
+class BackendError(ImpdistError):
+    """A backend cannot run as asked (unknown name, device without its runtime)."""
+
+
+def check_backend(backend: str) -> str:
+    """`backend` if it is one of BACKENDS, else BackendError naming the choices."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def default_threads() -> int:
+    """CPU cores this process may use (its affinity mask, which taskset and containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def set_torch_threads(threads: int | None, device: str = "cpu") -> None:
+    """torch's intra-op threads: `threads` when given, else every core this process may use for a
+    CPU run; a GPU run given no count keeps torch's own."""
+    if threads is None and device != "cpu":
+        return
+    import torch  # only callers about to run a torch model get here
+
+    torch.set_num_threads(max(1, threads or default_threads()))
