@@ -15,7 +15,8 @@
 #   4. runs `impdist --version`, and `impdist generate` without the [models] extra, which must fail
 #      with one line on stderr naming `pip install 'impdist[models]'`, no traceback, and no --out;
 #   5. unless IMPDIST_WHEEL_TEST_PIP_INSTALL=0: `pip install <clean copy>` (what `pip install .`
-#      does: a PEP 517 build from source) into a second fresh venv, and the same numbers there.
+#      does: a PEP 517 build from source) into a second fresh venv: no torch, transformers,
+#      onnxruntime, faiss there either, and the same numbers.
 # Environment: PY, the dev venv's python (default .venv/bin/python; it needs the `build` package,
 # in the [dev] extra); IMPDIST_CUDA as for setup.py (unset: CUDA built when nvcc is found);
 # IMPDIST_WHEEL_TEST_KEEP=1 keeps the temporary folder. Not a pytest module.
@@ -150,6 +151,8 @@ if [[ ${IMPDIST_WHEEL_TEST_PIP_INSTALL:-1} != 0 ]]; then
   clean_copy "$TMP/src2"
   "$PY" -m venv "$TMP/venv2"
   logged "$TMP/install2.log" "$TMP/venv2/bin/python" -m pip install "$TMP/src2"
+  heavy=$("$TMP/venv2/bin/python" -m pip list --format=freeze | grep -iE '^(torch|transformers|onnxruntime[a-z0-9_-]*|faiss[a-z0-9_-]*)==' || true)
+  [[ -z $heavy ]] || fail "pip install . pulled in: $(echo $heavy)"
   where=$(cd "$TMP/run" && "$TMP/venv2/bin/python" -c 'import impdist; print(impdist.__file__)')
   [[ $where == "$TMP/venv2/"* ]] || fail "the pip-install venv imported impdist from $where"
   numbers pip_install "$TMP/venv2/bin/python"
