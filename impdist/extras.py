@@ -12,8 +12,8 @@ from impdist.errors import MissingExtraError
 
 # extra -> the top-level modules it installs that impdist imports (checked in this order).
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "models": ("torch", "transformers", "onnxruntime", "optimum", "onnx", "gguf", "accelerate", "blingfire",
-               "tqdm", "pyarrow"),
+    "models": ("torch", "transformers", "huggingface_hub", "onnxruntime", "optimum", "onnx", "onnx_ir", "gguf",
+               "accelerate", "blingfire", "tqdm", "pyarrow"),
     "filters": ("datasketch", "scipy", "number_parser", "tqdm", "pyarrow"),
     "faiss": ("faiss",),
     "report": ("matplotlib",),
@@ -26,8 +26,6 @@ _MODULE_EXTRA: dict[str, str] = {}
 for _extra, _modules in EXTRAS.items():
     for _module in _modules:
         _MODULE_EXTRA.setdefault(_module, _extra)
-_MODULE_EXTRA["onnx_ir"] = "models"
-_MODULE_EXTRA["huggingface_hub"] = "models"
 
 
 def missing(extra: str) -> str | None:
