@@ -63,32 +63,75 @@ def bert_ibleu_scores(similarity: np.ndarray, self_bleu: np.ndarray, beta: float
     return 100.0 * np.where((sim > 0) & (novelty > 0), score, 0.0)
 
 
+# The metrics with confidence intervals (impdist.evaluation.significance): each is a function of
+# per-item sufficient statistics (item_stats), so a bootstrap resample re-weights items instead of
+# re-scoring text, as sacrebleu's paired bootstrap does.
+RESAMPLED = {"paraphrase": ("ibleu", "bert_ibleu", "bleu", "self_bleu", "similarity"),
+             "summary": ("rougeL", "rouge1", "rouge2")}
+
+
+def item_stats(task: str, outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs: Sequence[str], *,
+               embedder=None) -> dict[str, np.ndarray]:
+    """Per item, what the resampled metrics are made of. Paraphrase: sacrebleu's BLEU statistics to
+    the references (`bleu`, n x 10) and to the source (`self_bleu`), and with an embedder the
+    similarity to the source (0-1) and BERT-iBLEU. Summary: ROUGE-1/2/L F1 to the best reference."""
+    _check(outputs, refs, srcs)
+    if task == "summary":
+        flat_out = [o for o, r in zip(outputs, refs) for _ in r]
+        flat_ref = [x for r in refs for x in r]
+        owner = np.repeat(np.arange(len(outputs)), [len(r) for r in refs])
+        items = {}
+        for kind in RESAMPLED["summary"]:
+            f = kernels.rouge(flat_out, flat_ref, kind=kind)[:, 2] if flat_ref else np.zeros(0)
+            best = np.zeros(len(outputs))
+            np.maximum.at(best, owner, f)
+            items[kind] = best
+        return items
+    items = {"bleu": kernels.bleu_stats(list(outputs), [list(r) for r in refs]),
+             "self_bleu": kernels.bleu_stats(list(outputs), [[s] for s in srcs])}
+    if embedder is not None:
+        sims = pair_similarity(embedder, srcs, outputs)
+        items["similarity"] = np.asarray(sims, dtype=np.float64)
+        items["bert_ibleu"] = bert_ibleu_scores(sims, kernels.bleu_from_stats(items["self_bleu"]))
+    return items
+
+
+def from_item_stats(items: dict[str, np.ndarray], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The resampled metrics (0-100) for each row of `weights` (draws x items: how often each item
+    is drawn; None = every item once), from item_stats: corpus BLEU from summed statistics, the
+    others as weighted means."""
+    n = len(next(iter(items.values())))
+    w = np.ones((1, n)) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = w.sum(axis=1)
+    out: dict[str, np.ndarray] = {}
+    if "bleu" in items:
+        for key in ("bleu", "self_bleu"):
+            summed = np.rint(w @ items[key].astype(np.float64)).astype(np.int64)
+            out[key] = kernels.bleu_from_stats(summed, effective_order=False)
+        out["ibleu"] = IBLEU_ALPHA * out["bleu"] - (1 - IBLEU_ALPHA) * out["self_bleu"]
+    for key, scale in (("bert_ibleu", 1.0), ("similarity", 100.0), ("rougeL", 100.0), ("rouge1", 100.0),
+                       ("rouge2", 100.0)):
+        if key in items:
+            out[key] = scale * (w @ items[key]) / total
+    return out
+
+
 def paraphrase_metrics(outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs: Sequence[str], *,
                        embedder=None) -> dict[str, float]:
     """iBLEU's three numbers, BERT-iBLEU (when an embedder is given), diversity and copies."""
-    scores = ibleu(outputs, refs, srcs)
-    if embedder is not None:
-        sent_self = kernels.sentence_bleu(list(outputs), [[s] for s in srcs])
-        sims = pair_similarity(embedder, srcs, outputs)
-        scores["bert_ibleu"] = float(bert_ibleu_scores(sims, sent_self).mean())
-        scores["similarity"] = 100.0 * float(sims.mean())
-    scores.update(_shared(outputs, srcs))
-    return scores
+    return metrics_of(item_stats("paraphrase", outputs, refs, srcs, embedder=embedder), outputs, srcs)
 
 
 def summary_metrics(outputs: Sequence[str], refs: Sequence[Sequence[str]], srcs: Sequence[str]) -> dict[str, float]:
     """ROUGE-1/2/L F1 to the best-matching reference (rouge-score's, via our kernels), the
     compression (output / source characters) and diversity."""
-    _check(outputs, refs, srcs)
-    scores: dict[str, float] = {}
-    flat_out = [o for o, r in zip(outputs, refs) for _ in r]
-    flat_ref = [x for r in refs for x in r]
-    owner = np.repeat(np.arange(len(outputs)), [len(r) for r in refs])
-    for kind in ("rouge1", "rouge2", "rougeL"):
-        f = kernels.rouge(flat_out, flat_ref, kind=kind)[:, 2] if flat_ref else np.zeros(0)
-        best = np.zeros(len(outputs))
-        np.maximum.at(best, owner, f)
-        scores[kind] = 100.0 * float(best.mean())
+    return metrics_of(item_stats("summary", outputs, refs, srcs), outputs, srcs)
+
+
+def metrics_of(items: dict[str, np.ndarray], outputs: Sequence[str], srcs: Sequence[str]) -> dict[str, float]:
+    """Every metric of a system: the resampled ones from its item statistics, then the corpus-level
+    rest (compression, diversity, copies, length)."""
+    scores = {k: float(v[0]) for k, v in from_item_stats(items).items()}
     scores.update(_shared(outputs, srcs))
     return scores
 

@@ -66,7 +66,7 @@ class RunConfig(Config):
     generate_backend: str = "onnx-int8"
     generate_batch_size: int = 16
     # judge: a paraphrase cross-encoder trained on labelled pairs; None uses the embedding judge
-    judge_data: str | None = "mrpc-dev-labelled"
+    judge_data: str | None = "mrpc-judge"  # MRPC's labelled pairs less the evaluated mrpc-eval items
     judge_base: str = DEFAULT_EMBEDDER
     # filter
     embedder: str = DEFAULT_EMBEDDER
@@ -82,9 +82,9 @@ class RunConfig(Config):
     student: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20.0, freeze=0.5))
     train_minutes: float | None = 5.0
     train_eval_every: int = 10    # held-out loss every N steps: the report's training curve
-    # evaluation: set -> how many of its first items are scored. MRPC gets more: its systems
-    # differ by about a point of iBLEU, where 250 items moved results by +-0.8 between runs.
-    eval_sets: Mapping[str, int] = field(default_factory=lambda: {"mrpc-dev": 500, "google-compression-dev": 250})
+    # evaluation: set -> how many of its first items are scored: all 1095 MRPC items no judge saw,
+    # and 500 compression items (issue 18's floors), each system with its bootstrap interval
+    eval_sets: Mapping[str, int] = field(default_factory=lambda: {"mrpc-eval": 1095, "google-compression-dev": 500})
     eval_controls: Mapping[str, EvalControls] = field(default_factory=_default_controls)
     decode_batch: int = 64        # rows per batch when the job samples and evaluates: 17% faster than 32
 

@@ -337,7 +337,7 @@ def test_changed_shard(impdist, env):
 def test_unknown_evaluation_set(impdist, env):
     refused(impdist("evaluate", "--data", "mrpc-devv", "--baselines", "copy"),
             "mrpc-devv: no such file, nor a named evaluation set", "did you mean 'mrpc-dev'?",
-            "pass a JSONL or TSV file, a named evaluation set (mrpc-dev, google-compression-dev")
+            "pass a JSONL or TSV file, a named evaluation set (mrpc-dev, mrpc-eval, google-compression-dev")
 
 
 def test_bad_control_value(impdist, env, exported):

@@ -57,11 +57,32 @@ def test_every_named_set_resolves_and_parses_with_its_reader():
     for name in names("eval"):
         s = load_eval_set(name)
         assert s.name == name and s.task == NAMED[name].task and len(s) > 500
-    formats = {"mrpc-dev-labelled": "mrpc", "sts-dev": "sts", "sick-nli-dev": "sick"}
+    formats = {"mrpc-dev-labelled": "mrpc", "mrpc-judge": "mrpc", "sts-dev": "sts", "sick-nli-dev": "sick"}
     for name in names("labelled"):
         pairs = read_labelled(name)
-        assert pairs.format == formats[name] and pairs.path == SHIPPED / NAMED[name].file
-        assert pairs.positive.any() and not pairs.positive.all()
+        assert pairs.format == formats[name] and pairs.positive.any() and not pairs.positive.all()
+        assert (pairs.path == SHIPPED / NAMED[name].file) == (NAMED[name].part is None)
+
+
+def test_the_judge_part_and_the_eval_part_of_mrpc_share_no_item(cache_root):
+    """mrpc-judge (what `make run`'s judge trains and calibrates on) and mrpc-eval (what it is
+    evaluated on) split MRPC's items by id: disjoint, together the whole file, and >= 1000 items
+    to evaluate on (issue 18)."""
+    ids = lambda path: [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+    judge, evaluated = ids(resolve("mrpc-judge", "labelled")), ids(resolve("mrpc-eval", "eval"))
+    everything, positives = ids(SHIPPED / "mrpc_dev_labelled.jsonl"), ids(SHIPPED / "mrpc_dev.jsonl")
+    assert len(evaluated) >= 1000 and not set(judge) & set(evaluated)
+    assert sorted(judge + evaluated) == sorted(i for i in everything if i in set(judge) | set(positives))
+    assert set(evaluated) <= set(positives) and all(data.in_eval_part(i) for i in evaluated)
+    assert not any(data.in_eval_part(i) for i in judge)
+    assert resolve("mrpc-eval", "eval") == resolve("mrpc-eval", "eval")  # built once, then read from the cache
+
+
+def test_a_split_set_names_the_row_without_an_id(tmp_path, monkeypatch, cache_root):
+    monkeypatch.setenv("IMPDIST_DATA", str(tmp_path))
+    write(tmp_path / "mrpc_dev.jsonl", [{"id": "a", "src": "x", "refs": ["y"]}, {"src": "no id", "refs": ["z"]}])
+    with pytest.raises(MalformedInputError, match=r"mrpc_dev.jsonl:2: mrpc-eval splits this file by each row's 'id'"):
+        resolve("mrpc-eval", "eval")
 
 
 def _provenance_rows() -> dict[str, str]:
@@ -98,7 +119,7 @@ def test_unknown_names_and_the_wrong_kind_list_the_named_sets(tmp_path):
     with pytest.raises(InputNotFoundError, match="is a folder"):
         resolve(tmp_path, "eval")
     with pytest.raises(ImpdistError, match=r"'mrpc-dev' is a named evaluation set, not a labelled-pairs set; "
-                                           r".*mrpc-dev-labelled, sts-dev, sick-nli-dev"):
+                                           r".*mrpc-dev-labelled, mrpc-judge, sts-dev, sick-nli-dev"):
         read_labelled("mrpc-dev")
 
 
@@ -204,7 +225,7 @@ def test_hf_offline_is_one_line_naming_the_spec_and_the_alternative(monkeypatch,
     message = str(e.value)
     assert "\n" not in message and message.startswith("hf:nyu-mll/glue:mrpc:validation: cannot load it from the "
                                                       "Hugging Face Hub (ConnectionError: Couldn't reach")
-    assert message.endswith("offline pass a JSONL file or a named labelled-pairs set (mrpc-dev-labelled, sts-dev, "
+    assert message.endswith("offline pass a JSONL file or a named labelled-pairs set (mrpc-dev-labelled, mrpc-judge, sts-dev, "
                             "sick-nli-dev) instead")
 
 

@@ -98,7 +98,7 @@ def test_print_config_shows_the_defaults_and_flags_override_a_config_file(tmp_pa
     overridden = _print_config("--config", str(path), "--samples", "5", "--eval-items", "7", "--judge-data", "none",
                                "--tasks", "summary")
     assert (overridden["samples"], overridden["contexts"]) == (5, 10)
-    assert overridden["eval_sets"] == {"mrpc-dev": 7, "google-compression-dev": 7}
+    assert overridden["eval_sets"] == {"mrpc-eval": 7, "google-compression-dev": 7}
     assert overridden["judge_data"] is None and overridden["tasks"] == ["summary"]
 
 

@@ -5,13 +5,16 @@
 1. `spec` is an existing file: that file.
 2. `spec` is a named set (NAMED): `$IMPDIST_DATA/<its file>` when IMPDIST_DATA is set and holds
    it, else the copy shipped in this package. A folder that lacks the file falls back to the
-   shipped copy, so IMPDIST_DATA can override some sets and leave the others alone.
+   shipped copy, so IMPDIST_DATA can override some sets and leave the others alone. A set that is
+   a part of a file (`mrpc-eval`, `mrpc-judge`: the MRPC items split by id, see `in_eval_part`)
+   is that file's rows of the part, written once into the artefact cache.
 3. `spec` is `hf:REPO[:CONFIG[:SPLIT]]`: the Hugging Face dataset, converted once to impdist's
    JSONL layout for `kind` and kept in the artefact cache (impdist.io.cache), keyed by the spec.
 """
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -21,9 +24,11 @@ from typing import Any, Iterator, Literal
 
 from impdist.errors import ImpdistError, InputNotFoundError, MalformedInputError
 from impdist.extras import require
+from impdist.io.atomic import sha256_file
 from impdist.io.cache import artefact, cache_key
 
-__all__ = ["NAMED", "NamedSet", "Kind", "SHIPPED", "names", "data_file", "resolve"]
+__all__ = ["NAMED", "NamedSet", "Kind", "Part", "SHIPPED", "EVAL_SHARE", "in_eval_part", "names", "data_file",
+           "resolve"]
 
 Kind = Literal["eval", "labelled"]
 _WHAT: dict[str, str] = {"eval": "evaluation set", "labelled": "labelled-pairs set"}
@@ -32,6 +37,10 @@ _FILE: dict[str, str] = {"eval": "a JSONL or TSV file", "labelled": "a JSONL fil
 SHIPPED = Path(__file__).resolve().parent   # the package's own copies
 HF = "hf:"
 _FORMAT = 1  # bump when the hf: conversion changes, so cached conversions are redone
+Part = Literal["eval", "judge"]
+# The share of MRPC's item ids set apart for evaluation: 1095 of the 2753 paraphrase pairs, so a
+# judge trained and calibrated on the other part (2480 labelled pairs) never saw an evaluated item.
+EVAL_SHARE = 0.4
 
 
 @dataclass(frozen=True)
@@ -41,16 +50,19 @@ class NamedSet:
     file: str
     kind: Kind
     task: str  # eval: paraphrase | summary; labelled: paraphrase | similarity | nli
+    part: Part | None = None  # only the file's rows whose id is in this part (in_eval_part)
 
 
 NAMED: dict[str, NamedSet] = {
     # evaluation sets: {"id", "src", "refs"}
     "mrpc-dev": NamedSet("mrpc_dev.jsonl", "eval", "paraphrase"),
+    "mrpc-eval": NamedSet("mrpc_dev.jsonl", "eval", "paraphrase", part="eval"),  # judge-unseen
     "google-compression-dev": NamedSet("summ_google_dev.jsonl", "eval", "summary"),
     "broadcast-dev": NamedSet("summ_broadcast_dev.jsonl", "eval", "summary"),
     "bnc-dev": NamedSet("summ_bnc_dev.jsonl", "eval", "summary"),
     # labelled pairs (impdist.filters.labelled): MRPC, STS and SICK layouts
     "mrpc-dev-labelled": NamedSet("mrpc_dev_labelled.jsonl", "labelled", "paraphrase"),
+    "mrpc-judge": NamedSet("mrpc_dev_labelled.jsonl", "labelled", "paraphrase", part="judge"),  # no mrpc-eval id
     "sts-dev": NamedSet("sts_dev.jsonl", "labelled", "similarity"),
     "sick-nli-dev": NamedSet("sick_nli_dev.jsonl", "labelled", "nli"),
 }
@@ -93,12 +105,42 @@ def resolve(spec: str | os.PathLike, kind: Kind) -> Path:
         named = NAMED[text]
         if named.kind != kind:
             raise ImpdistError(f"{text!r} is a named {_WHAT[named.kind]}, not {_AN[kind]}; {usage}")
-        return data_file(named.file)
+        return data_file(named.file) if named.part is None else _part(text, named)
     if text.startswith(HF):
         return _from_hub(text, kind)
     close = difflib.get_close_matches(text, names(kind), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise InputNotFoundError(f"{text}: no such file, nor a named {_WHAT[kind]}{hint}; {usage}")
+
+
+def in_eval_part(item_id: str) -> bool:
+    """Whether an item id falls in the evaluation part: a hash of the id below EVAL_SHARE, so the
+    split is fixed by the ids alone (the same in every file that names the item, and stable as
+    files grow)."""
+    h = int(hashlib.sha256(f"impdist-split:{item_id}".encode()).hexdigest()[:8], 16)
+    return h / 2**32 < EVAL_SHARE
+
+
+def _part(name: str, named: NamedSet) -> Path:
+    """The rows of a named set's file whose ids fall in its part, kept in the artefact cache."""
+    source = data_file(named.file)
+    want = named.part == "eval"
+
+    def build(tmp: Path) -> None:
+        with open(source, "rb") as f, open(tmp / named.file, "wb") as out:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    item_id = json.loads(raw)["id"]
+                except (ValueError, KeyError, TypeError):
+                    raise MalformedInputError(f"{source}:{lineno}: {name} splits this file by each row's 'id', and "
+                                              "this row has none; give every row an id") from None
+                if in_eval_part(str(item_id)) == want:
+                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
+
+    key = cache_key(name, file=named.file, sha256=sha256_file(source), share=EVAL_SHARE, part=named.part)
+    return artefact("data-part", name, key, build) / named.file
 
 
 # --- hf:REPO[:CONFIG[:SPLIT]] -------------------------------------------------------------------

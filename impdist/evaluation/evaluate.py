@@ -2,9 +2,13 @@
 
 Systems: the student (or every round's student of an `impdist distill` folder), copy-the-input,
 for summaries truncation to the first k words (k = the student's mean output length), and the
-teacher prompted zero-shot (a student decoded extractively also meets the teacher decoded
-extractively). With `cache`, each system's outputs and metrics are kept in a JSON
-file named by everything that decides them, so a re-run (make run) scores nothing twice.
+teacher prompted zero-shot, given the student's own decoding: a student decoded extractively
+meets the teacher decoded extractively too, and a best-of-N student the teacher choosing the same
+way from as many samples, so a gap is what distillation added. Every resampled metric gets a 95%
+bootstrap interval, and each student a paired bootstrap test against each baseline
+(impdist.evaluation.significance). With `cache`, each system's outputs and item statistics are
+kept in a JSON file named by everything that decides them, so a re-run (make run) scores nothing
+twice.
 """
 from __future__ import annotations
 
@@ -13,24 +17,30 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
+
+import numpy as np
 
 from impdist.io.cache import cache_key, dir_identity
 from impdist.errors import ImpdistError
 from impdist.evaluation import baselines as base
 from impdist.evaluation.data import EvalSet, load_eval_set
+from impdist.evaluation.significance import DRAWS, SEED, Bootstrap, Comparison, Interval
+from impdist.filters.informativeness import most_informative
 from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
 from impdist.judges import embed
-from impdist.metrics import paraphrase_metrics, summary_metrics
+from impdist.kernels import signature
+from impdist.metrics import BERT_IBLEU_BETA, IBLEU_ALPHA, item_stats, metrics_of
 from impdist.student.codes import EvalControls
 from impdist.student.meta import STUDENT_FILE, read_meta
-from impdist.student.serve import Paraphraser
+from impdist.student.serve import BEST_OF_SAMPLING, Paraphraser
 from impdist.io.atomic import remove_stale_temps, write_bytes_atomic
 from impdist.models.embedded import DEFAULT_EMBEDDER, DEFAULT_TEACHER
 
 BASELINES = ("copy", "truncate", "teacher")
+ITEMS_FORMAT = 1  # of the item statistics in an evaluation cache entry; bump when item_stats changes
 # The paper's numbers (Jung et al. 2023, MRPC test and Gigaword), shown beside ours in reports.
 PAPER = {
     "paraphrase": [("paper: T5-large student (770M)", {"ibleu": 7.3, "bert_ibleu": 67.1}),
@@ -48,6 +58,7 @@ class SystemResult:
     metrics: dict[str, float]
     outputs: list[str] = field(repr=False)
     seconds: float = 0.0
+    items: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # metrics.item_stats
 
 
 @dataclass
@@ -58,27 +69,91 @@ class Evaluation:
     task: str
     n: int
     systems: list[SystemResult]
+    embedder: str = DEFAULT_EMBEDDER
+    draws: int = DRAWS
+    seed: int = SEED
+
+    @cached_property
+    def _bootstrap(self) -> Bootstrap:
+        boot = Bootstrap(self.n, self.draws, self.seed)
+        for s in self.systems:
+            if s.items:  # a result built without item statistics has no interval
+                boot.add(s.system, s.items)
+        return boot
+
+    def intervals(self, system: str) -> dict[str, Interval]:
+        """The system's resampled metrics (metrics.RESAMPLED) with their 95% intervals."""
+        return self._bootstrap.intervals(system) if system in self._bootstrap else {}
+
+    def comparisons(self) -> list[Comparison]:
+        """Each student against each baseline, paired, on the set's deciding metrics (DECIDING)."""
+        scored = [s.system for s in self.systems if s.system in self._bootstrap]
+        students = [s for s in scored if s.startswith("student")]
+        others = [s for s in scored if not s.startswith("student")]
+        return [self._bootstrap.compare(a, b, m) for a in students for b in others for m in DECIDING[self.task]
+                if m in self._bootstrap.intervals(a)]
+
+    def signatures(self) -> dict[str, str]:
+        """What decides each reported number (sacrebleu-style), per metric key."""
+        return signatures(self.task, self.embedder)
 
     def to_json(self) -> dict:
         return {"set": self.set, "task": self.task, "n": self.n,
-                "systems": {s.system: {k: round(v, 2) for k, v in s.metrics.items()} for s in self.systems}}
+                "systems": {s.system: {k: round(v, 2) for k, v in s.metrics.items()} for s in self.systems},
+                "intervals": {s.system: {k: iv.to_json() for k, iv in self.intervals(s.system).items()}
+                              for s in self.systems},
+                "comparisons": [c.to_json() for c in self.comparisons()],
+                "bootstrap": {"draws": self.draws, "seed": self.seed, "ci": 0.95, "test": "paired bootstrap"},
+                "signatures": self.signatures()}
 
     def table(self) -> tuple[list[str], list[list[str]]]:
-        """(header, rows) of the main metrics, our systems then the paper's for scale."""
+        """(header, rows) of the main metrics, our systems then the paper's for scale; a resampled
+        metric shows its 95% interval."""
         keys = MAIN[self.task]
-        rows = [[s.system] + [_fmt(s.metrics.get(k)) for k in keys] for s in self.systems]
+        rows = []
+        for s in self.systems:
+            iv = self.intervals(s.system)
+            rows.append([s.system] + [_fmt(s.metrics.get(k)) + (f" [{_fmt(iv[k].low)}, {_fmt(iv[k].high)}]"
+                                                              if k in iv and k in DECIDING[self.task] else "")
+                                      for k in keys])
         rows += [[name] + [_fmt(m.get(k)) for k in keys] for name, m in PAPER[self.task]]
         return ["system"] + [LABELS[k] for k in keys], rows
 
+    def comparison_table(self) -> tuple[list[str], list[list[str]]]:
+        """(header, rows): each student minus each baseline, the 95% interval of the difference, p."""
+        rows = [[c.system, c.baseline, LABELS[c.metric], f"{c.diff.value:+.2f}",
+                 f"[{c.diff.low:+.2f}, {c.diff.high:+.2f}]", f"{c.p:.3f}"] for c in self.comparisons()]
+        return ["system", "baseline", "metric", "difference", "95% interval", "p"], rows
+
     def __str__(self) -> str:
-        header, rows = self.table()
-        widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-        line = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-        return "\n".join([f"{self.set} ({self.task}, {self.n} items)", line(header)] + [line(r) for r in rows])
+        lines = [f"{self.set} ({self.task}, {self.n} items; [95% bootstrap interval], {self.draws} draws)"]
+        for header, rows in (self.table(), self.comparison_table()):
+            if rows:
+                widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+                lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                          for r in [header] + rows]
+        return "\n".join(lines)
 
 
 MAIN = {"paraphrase": ["ibleu", "bert_ibleu", "bleu", "self_bleu", "similarity", "distinct_2", "copies"],
         "summary": ["rougeL", "rouge1", "rouge2", "compression", "words", "copies"]}
+# The metrics a student is tested on against each baseline, per task.
+DECIDING = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
+
+
+def signatures(task: str, embedder: str = DEFAULT_EMBEDDER) -> dict[str, str]:
+    """Per metric of `task`, its signature: everything that changes the number (metric, tokenizer,
+    casing, smoothing, references, implementation, version), as sacrebleu prints them."""
+    if task == "summary":
+        return {k: signature(k, case="mixed", refs="best-f1", stem=False) for k in ("rougeL", "rouge1", "rouge2")}
+    corpus = dict(case="mixed", smooth="none")
+    return {"bleu": signature("bleu", refs="all", **corpus),
+            "self_bleu": signature("bleu", refs="source", **corpus),
+            "ibleu": signature("bleu", alpha=IBLEU_ALPHA, ibleu="yes", refs="all", **corpus),
+            "bert_ibleu": signature("bleu", beta=BERT_IBLEU_BETA, bert_ibleu="yes", embedder=embedder, case="mixed",
+                                    smooth="exp", refs="source"),
+            "similarity": signature("similarity", embedder=embedder)}
+
 LABELS = {"ibleu": "iBLEU", "bert_ibleu": "BERT-iBLEU", "bleu": "BLEU", "self_bleu": "self-BLEU",
           "similarity": "sim. to src", "distinct_2": "distinct-2", "copies": "copies %", "rougeL": "ROUGE-L",
           "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "compression": "compression", "words": "words"}
@@ -129,10 +204,10 @@ def evaluate(
     students = students_in(model) if model is not None else []
     if not students and not baselines:
         raise ImpdistError("nothing to evaluate: give --model or at least one baseline")
-    def score(outputs: list[str]) -> dict[str, float]:
-        if evalset.task == "summary":
-            return summary_metrics(outputs, evalset.refs, evalset.srcs)
-        return paraphrase_metrics(outputs, evalset.refs, evalset.srcs, embedder=_embedder(embedder, threads))
+    def score(outputs: list[str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        emb = _embedder(embedder, threads) if evalset.task == "paraphrase" else None
+        items = item_stats(evalset.task, outputs, evalset.refs, evalset.srcs, embedder=emb)
+        return metrics_of(items, outputs, evalset.srcs), items
 
     setkey = {"set": evalset.name, "task": evalset.task, "srcs": cache_key("\n".join(evalset.srcs)),
               "refs": cache_key(json.dumps(evalset.refs)), "embedder": embedder}
@@ -141,23 +216,31 @@ def evaluate(
         remove_stale_temps(Path(cache))  # the entry a killed run was writing
 
     def run(system: str, identity: dict, produce: Callable[[], list[str]]) -> SystemResult:
-        path = None
+        path = saved = None
         if cache is not None:
             slug = re.sub(r"[^\w.-]+", "_", system).strip("_")
             path = Path(cache) / f"{evalset.name}-{slug}-{cache_key('eval', **setkey, **identity)}.json"
             saved = _cached(path, identity)
-            if saved is not None:
-                return SystemResult(system, saved["metrics"], saved["outputs"], saved["seconds"])
-        if not quiet:
-            print(f"evaluate: {system} on {evalset.name} ({len(evalset)} items) ...", flush=True)
-        start = time.perf_counter()
-        outputs = produce()
-        seconds = time.perf_counter() - start
-        result = SystemResult(system, score(outputs), outputs, seconds)
+            if saved is not None and saved.get("items_format") == ITEMS_FORMAT:
+                items = {k: np.asarray(v, dtype=np.int64 if k in ("bleu", "self_bleu") else np.float64)
+                         for k, v in saved["items"].items()}
+                return SystemResult(system, saved["metrics"], saved["outputs"], saved["seconds"], items)
+        if saved is not None:  # outputs from an older impdist: score them again, decode nothing
+            outputs, seconds = saved["outputs"], saved["seconds"]
+        else:
+            if not quiet:
+                print(f"evaluate: {system} on {evalset.name} ({len(evalset)} items) ...", flush=True)
+            start = time.perf_counter()
+            outputs = produce()
+            seconds = time.perf_counter() - start
+        metrics, items = score(outputs)
+        result = SystemResult(system, metrics, outputs, seconds, items)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(path, json.dumps({"system": system, "identity": identity, "metrics": result.metrics,
-                                                 "seconds": seconds, "outputs": outputs}, indent=1).encode())
+                                                 "seconds": seconds, "outputs": outputs,
+                                                 "items_format": ITEMS_FORMAT,
+                                                 "items": {k: v.tolist() for k, v in items.items()}}).encode())
         return result
 
     results = []
@@ -173,16 +256,20 @@ def evaluate(
         results.append(run(f"first {words} words", {"words": words},
                            lambda: base.truncate(evalset.srcs, max(1, words))))
     if "teacher" in baselines:
-        # A student decoded extractively meets the teacher decoded both ways: plainly, and under
-        # the same deletion-only constraint (what the constraint alone is worth).
-        for extractive in (False, True) if controls.extractive else (False,):
-            ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task]}
-            if extractive:
-                ident["extractive"] = True
-            results.append(run("teacher, prompted" + ", extractive" * extractive, ident,
-                               lambda extractive=extractive: _teacher(teacher, threads).rewrite(
-                                   evalset.srcs, evalset.task, batch_size=batch_size, extractive=extractive)))
-    return Evaluation(evalset.name, evalset.task, len(evalset), results)
+        # The teacher plainly, then given each of the student's decoding choices in turn: the
+        # deletion-only constraint, then also the best-of-N choice (what distillation adds is the
+        # gap to the teacher decoded and chosen the same way).
+        variants = [EvalControls()]
+        if controls.extractive:
+            variants.append(EvalControls(extractive=True))
+        if controls.best_of > 1:
+            variants.append(EvalControls(extractive=controls.extractive, best_of=controls.best_of))
+        for v in variants:
+            ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task], **v.as_controls()}
+            name = "teacher, prompted" + ", extractive" * v.extractive + f", best of {v.best_of}" * (v.best_of > 1)
+            results.append(run(name, ident, lambda v=v: _teacher_outputs(teacher, evalset, v, embedder, batch_size,
+                                                                         threads)))
+    return Evaluation(evalset.name, evalset.task, len(evalset), results, embedder=embedder)
 
 
 def _cached(path: Path, identity: dict) -> dict | None:
@@ -198,6 +285,20 @@ def _cached(path: Path, identity: dict) -> dict | None:
             not {"metrics", "outputs", "seconds"} <= saved.keys():
         return None
     return saved
+
+
+def _teacher_outputs(model: str, evalset: EvalSet, controls: EvalControls, embedder: str, batch_size: int,
+                     threads: int | None) -> list[str]:
+    """The prompted teacher under `controls`: greedy, or the most informative of best_of samples
+    drawn as a best_of student draws them (BEST_OF_SAMPLING), compared by the same embedder."""
+    teacher = _teacher(model, threads)
+    if controls.best_of == 1:
+        return teacher.rewrite(evalset.srcs, evalset.task, batch_size=batch_size, extractive=controls.extractive)
+    temperature, top_p = BEST_OF_SAMPLING
+    samples = teacher.generate(evalset.srcs, task=evalset.task, n=controls.best_of, sample=True,
+                               temperature=temperature, top_p=top_p, batch_size=batch_size,
+                               extractive=controls.extractive)
+    return most_informative(_embedder(embedder, threads), evalset.srcs, samples)
 
 
 @lru_cache(maxsize=1)

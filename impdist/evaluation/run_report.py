@@ -18,7 +18,14 @@ BAR_METRICS = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
 
 def _evaluation_blocks(ev: Evaluation, folder: Path) -> list[Block]:
     header, rows = ev.table()
-    blocks: list[Block] = [Heading(f"{ev.set}: {ev.task}, {ev.n} items", 3), Table(header, rows)]
+    blocks: list[Block] = [Heading(f"{ev.set}: {ev.task}, {ev.n} items", 3),
+                           Para(f"[low, high]: the 95% bootstrap interval ({ev.draws} resamples of the items, "
+                                f"seed {ev.seed})."), Table(header, rows)]
+    header, rows = ev.comparison_table()
+    if rows:
+        blocks += [Para("Paired bootstrap (the same resamples for both systems): the difference, its 95% "
+                        "interval and the p-value (sacrebleu's)."), Table(header, rows)]
+    blocks.append(Para("Signatures: " + "; ".join(f"{LABELS.get(k, k)} {sig}" for k, sig in ev.signatures().items())))
     keys = BAR_METRICS[ev.task]
     png = metric_bars_png([s.system for s in ev.systems], {LABELS[k]: [s.metrics[k] for s in ev.systems] for k in keys},
                           ev.set, folder / f"metrics_{ev.set}.png")
@@ -27,23 +34,20 @@ def _evaluation_blocks(ev: Evaluation, folder: Path) -> list[Block]:
 
 
 def _verdict(ev: Evaluation) -> str:
-    """One sentence: does the student beat every baseline on this set's deciding metric(s)?"""
-    students = [s for s in ev.systems if s.system.startswith("student")]
+    """One sentence: does the student beat every baseline on this set's deciding metric(s), with
+    the paired bootstrap interval of the difference above 0?"""
+    students = [s.system for s in ev.systems if s.system.startswith("student")]
     if not students:
         return ""
     best = students[-1]
-    others = [s for s in ev.systems if not s.system.startswith("student")]
-    if ev.task == "paraphrase":
-        lost = [f"{o.system} on {LABELS[k]} ({o.metrics[k]:.2f} vs {best.metrics[k]:.2f})"
-                for o in others for k in ("ibleu", "bert_ibleu") if o.metrics[k] >= best.metrics[k]]
-    else:
-        lost = [f"{o.system} on ROUGE-L ({o.metrics['rougeL']:.1f} vs {best.metrics['rougeL']:.1f})"
-                for o in others if o.system != "copy-the-input" and o.metrics["rougeL"] >= best.metrics["rougeL"]]
-        lost += [f"{o.system} on compression ({o.metrics['compression']:.2f} vs {best.metrics['compression']:.2f})"
-                 for o in others if o.system != "copy-the-input" and o.metrics["compression"] < best.metrics["compression"]]
+    tests = [c for c in ev.comparisons() if c.system == best and c.baseline != "copy-the-input" * (ev.task == "summary")]
+    if not tests:
+        return ""
+    lost = [f"{c.baseline} on {LABELS[c.metric]} ({c.diff.value:+.2f}, interval [{c.diff.low:+.2f}, "
+            f"{c.diff.high:+.2f}])" for c in tests if c.diff.low <= 0]
     if not lost:
-        return f"{best.system} beats every baseline on {ev.set}."
-    return f"{best.system} does not beat: " + "; ".join(lost) + "."
+        return f"{best} beats every baseline on {ev.set}, each difference's 95% interval above 0."
+    return f"{best} is not shown to beat: " + "; ".join(lost) + "."
 
 
 def _examples(ev: Evaluation, srcs: Sequence[str], refs: Sequence[Sequence[str]]) -> Block:
@@ -73,7 +77,7 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
         card = json.loads((dataset / "card.json").read_bytes())
         blocks += [Heading(f"Dataset: {task}"),
                    Para(f"{card['kept']} pairs kept of {card['kept'] + card['rejected']}; judge {card.get('judge')} at "
-                        f"{card.get('judge_threshold', float('nan')):.3f}. Full card: {rel(dataset / 'card.md', folder)}"),
+                        f"{card.get('judge_threshold', float('nan')):.3f}. Full card: {rel(dataset / 'README.md', folder)}"),
                    Table(["step", "pairs left"], [[str(s), str(n)] for s, n in card["funnel"]])]
         blocks += [Image(rel(dataset / name, folder), name) for name in card.get("histograms", [])]
     if student is not None:

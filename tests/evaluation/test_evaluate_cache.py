@@ -52,3 +52,17 @@ def test_a_killed_runs_temp_entry_is_removed(counted, tmp_path):
     (tmp_path / "c" / f"{entry.name}.tmp-{dead}-1a2b3c4d").write_bytes(b'{"system": "cop')
     run()
     assert [p.name for p in (tmp_path / "c").iterdir() if is_temp(p.name)] == []
+
+
+def test_an_entry_without_item_statistics_is_scored_again_without_decoding(counted, tmp_path):
+    """Entries of an older impdist hold outputs and metrics only: their outputs are re-scored for
+    the bootstrap's item statistics; nothing is decoded again."""
+    calls, run = counted
+    first = run()
+    (entry,) = (tmp_path / "c").iterdir()
+    old = {k: v for k, v in json.loads(entry.read_bytes()).items() if k not in ("items", "items_format")}
+    entry.write_text(json.dumps(old))
+    again = run()
+    assert len(calls) == 1 and again.to_json() == first.to_json()
+    assert json.loads(entry.read_bytes())["items_format"] == evaluate_module.ITEMS_FORMAT
+    assert again.to_json()["intervals"]["copy-the-input"]["bleu"][0] == first.systems[0].metrics["bleu"].__round__(2)

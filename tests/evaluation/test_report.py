@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from impdist.evaluation.evaluate import Evaluation, SystemResult
 from impdist.evaluation.report import Heading, Image, Para, Table, to_html, to_markdown, training_curve_png
 from impdist.evaluation.run_report import write_run_report
+from impdist.metrics import item_stats, metrics_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -25,13 +28,27 @@ def test_training_curve_is_a_png_or_nothing(tmp_path):
     assert training_curve_png([], tmp_path / "d.png") is None
 
 
-def _evaluation(task: str, student_score: float) -> Evaluation:
-    keys = {"paraphrase": {"ibleu": 1.0, "bert_ibleu": 50.0}, "summary": {"rougeL": 40.0, "compression": 0.6}}[task]
-    shared = {"bleu": 1, "self_bleu": 1, "similarity": 1, "distinct_2": 1, "copies": 0, "rouge1": 1, "rouge2": 1,
-              "words": 5}
-    student = {**shared, **{k: student_score for k in keys}, **({"compression": 0.5} if task == "summary" else {})}
-    return Evaluation("set-" + task, task, 2, [SystemResult("student", student, ["s1", "s2"]),
-                                               SystemResult("teacher, prompted", {**shared, **keys}, ["t1", "t2"])])
+SRCS = [f"source sentence number {i} about the weather today" for i in range(40)]
+REFS = [[f"reference rewrite {i} of the weather report"] for i in range(40)]
+
+
+class TopicEmbedder:
+    """Embeddings by topic, no model: texts about the weather point one way, the rest another."""
+
+    def embed(self, texts):
+        vecs = np.asarray([[1.0, 0.2] if "weather" in t else [0.0, 1.0] for t in texts])
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+def _evaluation(task: str, student_wins: bool) -> tuple[Evaluation, list[str], list[list[str]]]:
+    """Student and teacher on 40 items, scored for real: one of them outputs the references."""
+    good, bad = [r[0] for r in REFS], [f"unrelated words {i}" for i in range(40)]
+    systems = []
+    for name, outputs in (("student", good if student_wins else bad),
+                          ("teacher, prompted", bad if student_wins else good)):
+        items = item_stats(task, outputs, REFS, SRCS, embedder=TopicEmbedder() if task == "paraphrase" else None)
+        systems.append(SystemResult(name, metrics_of(items, outputs, SRCS), outputs, 0.0, items))
+    return Evaluation("set-" + task, task, 40, systems), SRCS, REFS
 
 
 def test_run_report_has_results_verdicts_datasets_training_and_examples(tmp_path, trained):
@@ -40,14 +57,15 @@ def test_run_report_has_results_verdicts_datasets_training_and_examples(tmp_path
     (dataset / "card.json").write_text(json.dumps({"kept": 3, "rejected": 7, "judge": "embedding",
                                                    "judge_threshold": 0.5, "funnel": [["pairs", 10], ["judge", 3]],
                                                    "histograms": []}))
-    evals = [(_evaluation("paraphrase", 60.0), ["a", "b"], [["ra"], ["rb"]]),
-             (_evaluation("summary", 10.0), ["c", "d"], [["rc"], ["rd"]])]
+    evals = [_evaluation("paraphrase", True), _evaluation("summary", False)]
     page = write_run_report(tmp_path, [("generate", 12.0, "2 contexts\nmore")], {"paraphrase": dataset}, trained,
                             evals)
     md = (tmp_path / "report.md").read_text()
     assert page == tmp_path / "report.html" and page.read_text().startswith("<!doctype html>")
-    assert "student beats every baseline on set-paraphrase." in md
-    assert "student does not beat: teacher, prompted on ROUGE-L (40.0 vs 10.0)" in md
+    assert "student beats every baseline on set-paraphrase, each difference's 95% interval above 0." in md
+    assert "student is not shown to beat: teacher, prompted on ROUGE-L (-" in md
+    assert "| student | teacher, prompted | iBLEU | +" in md and "Signatures: BLEU bleu|tok:13a" in md
     assert "| generate | 12 | 2 contexts |" in md and "| judge | 3 |" in md
-    assert "![training curve](report/training_curve.png)" in md and "| a | ra | s1 | t1 |" in md
+    assert "![training curve](report/training_curve.png)" in md
+    assert f"| {SRCS[0]} | {REFS[0][0]} | {REFS[0][0]} | unrelated words 0 |" in md
     assert (tmp_path / "report" / "metrics_set-summary.png").read_bytes().startswith(PNG)
