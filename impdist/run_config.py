@@ -8,13 +8,13 @@ settings live (the Makefile passes none of its own).
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from impdist._version import __version__
+from impdist.domains import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT, check_fields, setting
 from impdist.errors import ImpdistError
 from impdist.filters.chain import FilterConfig
 from impdist.io.stage_config import Config
@@ -31,10 +31,13 @@ FORMAT = 1  # version of run.json's layout
 class RewriteSampling:
     """How the prompted teacher samples rewrites of each source sentence for one task."""
 
-    samples: int = 4
-    temperature: float = 0.7
-    top_p: float = 0.9
+    samples: int = setting(POSITIVE_INT, 4)
+    temperature: float = setting(POSITIVE, 0.7)
+    top_p: float = setting(UNIT, 0.9)
     extractive: bool = False
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def _default_rewrites() -> dict[str, RewriteSampling]:
@@ -58,38 +61,39 @@ class RunConfig(Config):
     quiet) are not part of it: they change how fast, not what."""
 
     teacher: str = DEFAULT_TEACHER
-    seed: int = 0
+    seed: int = setting(SEED, 0)
     tasks: tuple[str, ...] = TASKS
     # generate: news-prefix contexts x teacher samples per context
-    contexts: int = 256
-    samples: int = 6
+    contexts: int = setting(POSITIVE_INT, 256)
+    samples: int = setting(POSITIVE_INT, 6)
     generate_backend: str = "onnx-int8"
-    generate_batch_size: int = 16
+    generate_batch_size: int = setting(POSITIVE_INT, 16)
     # judge: a paraphrase cross-encoder trained on labelled pairs; None uses the embedding judge
     judge_data: str | None = "mrpc-judge"  # MRPC's labelled pairs less the evaluated mrpc-eval items
     judge_base: str = DEFAULT_EMBEDDER
     # filter
     embedder: str = DEFAULT_EMBEDDER
-    pair_cap: int = 32
+    pair_cap: int = setting(POSITIVE_INT, 32)
     filters: Mapping[str, FilterConfig] = field(default_factory=lambda: {t: FilterConfig(task=t) for t in TASKS})
     # the prompted teacher's rewrites of its own sentences (the student's data); 0 trains on
     # the contextual pairs alone
-    rewrite_sources: int = 256
+    rewrite_sources: int = setting(NON_NEGATIVE_INT, 256)
     rewrites: Mapping[str, RewriteSampling] = field(default_factory=_default_rewrites)
     # the student (its base and seed are always the teacher and seed above): the teacher's own
     # weights with the bottom half frozen (steps 0.65x as long, less to overfit on a few hundred
     # pairs); the time budget, not the epochs, ends it
     student: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20.0, freeze=0.5))
-    train_minutes: float | None = 5.0
-    train_eval_every: int = 10    # held-out loss every N steps: the report's training curve
+    train_minutes: float | None = setting(POSITIVE, 5.0, optional=True)
+    train_eval_every: int = setting(POSITIVE_INT, 10)  # held-out loss every N steps: the report's training curve
     # evaluation: set -> how many of its first items are scored: all 1095 MRPC items no judge saw,
     # and 500 compression items (issue 18's floors), each system with its bootstrap interval
     eval_sets: Mapping[str, int] = field(default_factory=lambda: {"mrpc-eval": 1095, "google-compression-dev": 500})
     eval_controls: Mapping[str, EvalControls] = field(default_factory=_default_controls)
-    decode_batch: int = 64        # rows per batch when the job samples and evaluates: 17% faster than 32
+    decode_batch: int = setting(POSITIVE_INT, 64)  # rows per batch when the job samples and evaluates: 17% faster than 32
 
     def __post_init__(self) -> None:
         # The student starts from the teacher's weights with the run's seed: one place for each.
+        super().__post_init__()
         object.__setattr__(self, "student", replace(self.student, base=self.teacher, seed=self.seed))
         _check(self)
 
@@ -183,35 +187,22 @@ def _scalar(value: Any, f: Any, key: str) -> Any:
 
 
 def _check(c: RunConfig) -> None:
-    """Domains of the top-level and nested settings: one line naming the key and what it allows."""
+    """What the fields' own domains (setting()) cannot say: the tasks, a section per task, the
+    number of items of each evaluation set. One line naming the key and what it allows."""
     def bad(key: str, allowed: str) -> ImpdistError:
         return ImpdistError(f"run setting {key}: must be {allowed}")
 
     if not c.tasks or any(t not in TASKS for t in c.tasks) or len(set(c.tasks)) != len(c.tasks):
         raise bad("tasks", f"one or both of {', '.join(TASKS)}")
-    for key in ("contexts", "samples", "generate_batch_size", "pair_cap", "decode_batch"):
-        value = getattr(c, key)
-        if not isinstance(value, int) or value < 1:
-            raise bad(key, "a positive integer")
-    if not isinstance(c.rewrite_sources, int) or c.rewrite_sources < 0:
-        raise bad("rewrite_sources", "an integer >= 0")
     for section in ("filters", "rewrites", "eval_controls"):
         missing = [t for t in c.tasks if t not in getattr(c, section)]
         if missing:
             raise bad(section, f"settings for every task (missing: {', '.join(missing)})")
     for name, items in c.eval_sets.items():
-        if not isinstance(items, int) or isinstance(items, bool) or items < 1:
-            raise bad(f"eval_sets.{name}", "a positive number of items")
-    for task, r in c.rewrites.items():
-        if r.samples < 1 or not 0 < r.top_p <= 1 or not (math.isfinite(r.temperature) and r.temperature > 0):
-            raise bad(f"rewrites.{task}", "samples >= 1, 0 < top_p <= 1 and a finite temperature > 0")
+        POSITIVE_INT.check(items, f"run setting eval_sets.{name} (items to score)")
     for task, f in c.filters.items():
         if f.task != task:
             raise bad(f"filters.{task}.task", f"{task!r}, the task it is listed under")
-    if c.train_minutes is not None and not (math.isfinite(c.train_minutes) and c.train_minutes > 0):
-        raise bad("train_minutes", "a finite number of minutes > 0, or null")
-    if c.train_eval_every < 1:
-        raise bad("train_eval_every", "a positive integer")
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:

@@ -53,13 +53,14 @@ def impdist(capsys, monkeypatch):
 
 
 def refused(result: Result, *parts: str, usage: bool = False) -> str:
-    """Assert a clean refusal: non-zero exit, no traceback, every part in the message; returns it."""
+    """Assert a clean refusal: exit 1 (2 for a usage error, on one line), no traceback, one error on
+    stderr, every part in the message; returns it."""
     text = result.err + result.out
     assert result.code == (2 if usage else 1), text
     assert "Traceback" not in text
-    if not usage:
-        assert result.err.startswith("impdist: error: "), text
-        assert result.err.count("impdist: error:") == 1
+    assert result.err.startswith("impdist: error: ") and result.err.count("impdist: error:") == 1, text
+    if usage:
+        assert result.err.count("\n") == 1 and result.err.endswith("\n"), text  # one line
     for part in parts:
         assert part in text, f"{part!r} not in {text!r}"
     return text
@@ -69,6 +70,12 @@ def snapshot(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under folder."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """snapshot() plus every folder (as "<dir>"): what a refused command must leave as it was, so
+    an empty folder it made shows too."""
+    return {**snapshot(folder), **{str(p.relative_to(folder)): "<dir>" for p in folder.rglob("*") if p.is_dir()}}
 
 
 # --- fixtures: a tiny random Llama, a student trained on it for a few steps, and its ONNX export ----
@@ -347,10 +354,12 @@ def test_bad_control_value(impdist, env, exported):
 
 
 @pytest.mark.parametrize("args,part", [
-    (("filter", "--threshold", "abc"), "Invalid value for '--threshold': 'abc' is not a valid float"),
-    (("filter", "--near-duplicate", "abc"), "Invalid value for '--near-duplicate': 'abc' is neither a number nor 'off'"),
-    (("filter", "--min-len-ratio", "-1"), "need 0 < min_len_ratio <= max_len_ratio, got -1.0, 1.5"),
-    (("filter", "--max-rouge-l", "2"), "max_rouge_l must be in (0, 1], got 2.0"),
+    (("filter", "--threshold", "abc"), "Invalid value for '--threshold': must be a number in [-1, 1], got 'abc'"),
+    (("filter", "--near-duplicate", "abc"),
+     "Invalid value for '--near-duplicate': must be a number in (0, 1] or 'off', got 'abc'"),
+    (("filter", "--min-len-ratio", "-1"), "Invalid value for '--min-len-ratio': must be a finite number > 0, got '-1'"),
+    (("filter", "--min-len-ratio", "2"), "need min_len_ratio <= max_len_ratio, got 2.0, 1.5"),
+    (("filter", "--max-rouge-l", "2"), "Invalid value for '--max-rouge-l': must be a number in (0, 1], got '2'"),
     (("filter", "--task", "poem"), "Invalid value for '--task': 'poem' is not one of 'paraphrase', 'summary'"),
     (("run", "--tasks", "poem"), "Invalid value for --tasks: tasks must be paraphrase and/or summary, got 'poem'"),
     (("evaluate", "--data", "mrpc-dev", "--task", "poem"), "Invalid value for '--task': 'poem' is not one of"),
@@ -362,7 +371,7 @@ def test_bad_option_values(impdist, env, args, part):
 def test_a_best_of_below_one(impdist, env):
     data = write(env / "eval.jsonl", '{"src": "a b", "refs": ["b a"]}\n')
     refused(impdist("evaluate", "--data", data, "--baselines", "copy", "--best-of", "0"),
-            "best_of must be a positive integer, got 0")
+            "Invalid value for '--best-of': must be a positive integer, got '0'", usage=True)
 
 
 def test_unknown_baseline(impdist, env):
@@ -461,3 +470,159 @@ def test_console_script_prints_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"impdist: error: {bad}:1: invalid JSON") and proc.stdout == ""
+
+
+# --- 12. damaged stage folders, one run per folder, no litter (issue 22) ------------------------------
+
+def _run_stage(folder: Path, rows: list[dict]) -> Path:
+    """A complete candidates stage of `rows` (one shard) under run folder `folder`; its path."""
+    from impdist.io import open_stage
+    from impdist.io.executors import run_shards
+
+    stage = open_stage(folder, "candidates", {"x": 1}, inputs={})
+    run_shards(stage, [("000000", rows)], lambda rows: rows, quiet=True)
+    stage.complete()
+    return stage.path
+
+
+def test_a_damaged_manifest_in_a_run_folder_is_named(impdist, env):
+    stage = _run_stage(env / "run", [{"context_id": "c1", "y_orig": "A b.", "candidates": ["B a."]}])
+    write(stage / "manifest.json", '{"stage": "candidates", "format": ')
+    text = refused(impdist("filter", "--in", env / "run", "--out", env / "f"),
+                   f"{stage}/manifest.json: unreadable", f"Move {stage} away to redo this stage")
+    assert "run `impdist generate" not in text and not (env / "f").exists()
+
+
+def test_a_hand_edited_row_count_is_named(impdist, env):
+    row = {"context_id": "c1", "y_orig": "A b.", "candidates": ["B a."]}
+    stage = _run_stage(env / "run", [row, {**row, "context_id": "c2"}])
+    m = json.loads((stage / "manifest.json").read_text())
+    m["shards"]["000000"]["rows"] = 1
+    write(stage / "manifest.json", json.dumps(m))
+    refused(impdist("filter", "--in", env / "run", "--out", env / "f"),
+            "000000.jsonl: missing, or changed since it was written (it holds 2 rows, manifest.json says 1)",
+            f"{stage} is damaged", "Re-run the stage to redo that shard", f"or delete {stage}")
+
+
+def test_a_damaged_scored_stage_is_named_by_rethreshold(impdist, env):
+    from impdist.io import open_stage
+
+    scored = open_stage(env / "run", "scored", {"task": "paraphrase"}, inputs={})
+    scored.write_shard("000000", [{"src": "A b.", "tgt": "B a.", "scores": {}}])
+    scored.complete()
+    write(scored.path / "manifest.json", "[]")
+    text = refused(impdist("filter", "--in", env / "run", "--rethreshold"),
+                   f"{scored.path}/manifest.json: is not a manifest object", f"Move {scored.path} away")
+    assert "without --rethreshold first" not in text
+
+def test_filter_in_a_missing_folder(impdist, env):
+    refused(impdist("filter", "--in", env / "nowhere"),
+            f"{env / 'nowhere'}: no such file or directory", "give the --out folder of `impdist generate`")
+
+
+def test_a_failed_start_leaves_no_folder(impdist, env, llama):
+    corpus = write(env / "corpus.txt", CORPUS)
+    for contexts in ("2", corpus):  # news-prefix contexts need the model at once; a corpus's contexts do not
+        got = impdist("generate", "--model", "no-such-model", "--contexts", contexts, "--out", env / "runs" / "x",
+                      "--backend", "torch", "--quiet")
+        assert got.code == 1 and "Traceback" not in got.err and "cannot find model 'no-such-model'" in got.err
+    assert sorted(p.name for p in env.iterdir()) == ["corpus.txt"]  # no runs/, no stage folder
+
+
+def test_a_judge_that_cannot_load_leaves_no_folder(impdist, env):
+    cands = write(env / "cands.jsonl", json.dumps({"context_id": "c1", "y_orig": "The council voted on Tuesday.",
+                                                   "candidates": ["On Tuesday the council voted."]}) + "\n")
+    got = impdist("filter", "--in", cands, "--out", env / "f", "--judge", "nli:no-such-judge", "--judge-all",
+                  "--quiet")  # refused inside the first shard, once the scored stage was begun
+    assert got.code == 1 and "Traceback" not in got.err and "cannot find model 'no-such-judge'" in got.err
+    assert not (env / "f").exists()
+
+_COUNTING_IMPDIST = """
+import os, sys, time
+from pathlib import Path
+from impdist.generate import stages
+
+def counted(name):
+    real = getattr(stages, name)
+    def run(payload):  # log each shard computed; with a gate, stop inside the first until told to go
+        with open(os.environ["IMPDIST_TEST_CALLS"], "a") as f:
+            f.write(f"{os.getpid()} {name}\\n")
+        gate = os.environ.get("IMPDIST_TEST_GATE")
+        if gate and not Path(gate, "started").exists():
+            Path(gate, "started").touch()
+            while not Path(gate, "go").exists():
+                time.sleep(0.01)
+        return real(payload)
+    setattr(stages, name, run)
+
+for name in ("context_shard", "corpus_shard", "conditional_shard"):
+    counted(name)
+from impdist.cli import main
+sys.argv = ["impdist", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.slow
+def test_two_identical_generates_on_one_folder_compute_each_shard_once(env, llama):
+    import time
+
+    corpus = write(env / "corpus.txt", CORPUS)
+    args = ["generate", "--model", str(llama), "--contexts", str(corpus), "--out", str(env / "run"), "--backend",
+            "torch", "--threads", "1", "--samples", "2", "--quiet"]
+    calls, gate = env / "calls.log", env / "gate"
+    gate.mkdir()
+    base = {**os.environ, "PYTHONPATH": str(REPO), "IMPDIST_TEST_CALLS": str(calls)}
+
+    def start(name: str, *extra: str, gated: bool = False) -> subprocess.Popen:
+        """`impdist generate ARGS EXTRA` with shard counting, its stderr in NAME.err."""
+        with open(env / f"{name}.err", "w") as err:
+            return subprocess.Popen([sys.executable, "-c", _COUNTING_IMPDIST, *args, *extra], cwd=env, text=True,
+                                    env={**base, **({"IMPDIST_TEST_GATE": str(gate)} if gated else {})},
+                                    stdout=subprocess.PIPE, stderr=err)
+
+    def wait_for(cond, what: str) -> None:
+        deadline = time.monotonic() + 300
+        while not cond():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    first = start("first", gated=True)
+    wait_for((gate / "started").exists, "the first run to start its first shard")
+    before = snapshot(env / "run")
+    busy = start("busy", "--no-wait")
+    assert busy.wait(300) == 1
+    err = (env / "busy.err").read_text()
+    assert re.fullmatch(rf"impdist: error: {re.escape(str(env / 'run'))}/contexts-[0-9a-f]{{12}}: another impdist "
+                        rf"process \(pid {first.pid}\) is writing it now; wait for it to finish, or run this command "
+                        r"without --no-wait to wait for it\n", err), err
+    assert snapshot(env / "run") == before
+    second = start("second")
+    wait_for(lambda: "waiting for another impdist process" in (env / "second.err").read_text() or
+             second.poll() is not None, "the second run to wait for the first")
+    (gate / "go").touch()
+    out1, _ = first.communicate(timeout=600)
+    out2, _ = second.communicate(timeout=600)
+    assert (first.returncode, second.returncode) == (0, 0), (env / "first.err").read_text() + (env / "second.err").read_text()
+    assert out1 == out2 and "5 contexts" in out1
+    assert f"waiting for another impdist process (pid {first.pid}) to finish writing" in (env / "second.err").read_text()
+    shards = sum(len(json.loads(m.read_bytes())["shards"]) for m in (env / "run").glob("*/manifest.json"))
+    logged = calls.read_text().splitlines()
+    assert shards == 3 and len(logged) == shards  # the contexts shard and two candidates shards, each once
+    assert {line.split()[0] for line in logged} == {str(first.pid)}
+
+
+def test_a_finished_generate_reruns_in_a_read_only_folder(impdist, env, llama):
+    from tests.io._read_only import read_only
+
+    corpus = write(env / "corpus.txt", CORPUS)
+    args = ["generate", "--model", str(llama), "--contexts", str(corpus), "--out", str(env / "run"), "--backend",
+            "torch", "--threads", "1", "--samples", "1", "--quiet"]
+    done = impdist(*args)
+    assert done.code == 0, done.err
+    before = snapshot(env / "run")
+    with read_only(env / "run") as prefix:
+        proc = subprocess.run([*prefix, str(Path(sys.executable).parent / "impdist"), *args], capture_output=True,
+                              text=True, timeout=300, cwd=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout == done.out and snapshot(env / "run") == before

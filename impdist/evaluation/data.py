@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impdist import data as _data
+from impdist.domains import POSITIVE_INT
 from impdist.errors import ImpdistError, MalformedInputError
 from impdist.io.readers import parse_json_object
 from impdist.tasks import check_task
@@ -31,6 +32,7 @@ class EvalSet:
 def load_eval_set(data: str | os.PathLike, *, task: str | None = None, limit: int | None = None) -> EvalSet:
     """A file, a named set (see NAMED) or hf:REPO[:CONFIG[:SPLIT]] (impdist.data.resolve); `task`
     overrides the named set's (files default to paraphrase); `limit` keeps the first N items."""
+    POSITIVE_INT.check(limit, "limit", optional=True)  # blame the flag, not the file, for limit=0
     spec = os.fspath(data)
     path = _data.resolve(spec, "eval")
     is_file = Path(spec).expanduser().is_file()  # a file wins over a set of the same name

@@ -16,6 +16,8 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
+from impdist.domains import JUDGE_SCORE, POSITIVE, UNIT, setting
+from impdist.errors import InvalidValueError
 from impdist.filters import dedup
 from impdist.filters.informativeness import informativeness
 from impdist.io.stage_config import Config
@@ -39,28 +41,22 @@ class FilterConfig(Config):
     """Every threshold of the chain; part of the dataset stage's config (and run id)."""
 
     task: str = "paraphrase"
-    min_len_ratio: float = 0.8        # paraphrase: len(tgt) / len(src) in characters, inclusive
-    max_len_ratio: float = 1.5
-    max_compression: float = 0.75     # summary: len(tgt) / len(src) at most this
-    max_rouge_l: float = 0.75         # pairs closer than this are near-copies, dropped
+    min_len_ratio: float = setting(POSITIVE, 0.8)  # paraphrase: len(tgt) / len(src) in characters, inclusive
+    max_len_ratio: float = setting(POSITIVE, 1.5)
+    max_compression: float = setting(UNIT, 0.75)   # summary: len(tgt) / len(src) at most this
+    max_rouge_l: float = setting(UNIT, 0.75)       # pairs closer than this are near-copies, dropped
     numbers: bool = True              # the numbers of source and target must agree
-    judge_threshold: float | None = None  # None: the judge's own default
+    judge_threshold: float | None = setting(JUDGE_SCORE, None, optional=True)  # None: the judge's own default
     entailment_graph: bool = True     # keep one pair per connected component of each group
-    near_duplicate: float | None = 0.8    # MinHash-LSH Jaccard threshold; None disables
-    semantic_duplicate: float | None = 0.95  # cosine of pair embeddings; None disables
+    near_duplicate: float | None = setting(UNIT, 0.8, optional=True)  # MinHash-LSH Jaccard threshold; None disables
+    semantic_duplicate: float | None = setting(UNIT, 0.95, optional=True)  # cosine of pair embeddings; None disables
 
     def __post_init__(self) -> None:
         check_task(self.task)
-        if not 0 < self.min_len_ratio <= self.max_len_ratio:
-            raise ValueError(f"need 0 < min_len_ratio <= max_len_ratio, got {self.min_len_ratio}, "
-                             f"{self.max_len_ratio}")
-        for name in ("max_compression", "max_rouge_l"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        for name in ("near_duplicate", "semantic_duplicate"):
-            value = getattr(self, name)
-            if value is not None and not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1] or None (off), got {value}")
+        super().__post_init__()
+        if not self.min_len_ratio <= self.max_len_ratio:
+            raise InvalidValueError(f"need min_len_ratio <= max_len_ratio, got {self.min_len_ratio}, "
+                                    f"{self.max_len_ratio}")
 
     def lexical_gate(self) -> FilterConfig:
         """The settings of the lexical steps only (the rest at their defaults): what decides which

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +31,8 @@ from impdist.filters.pairs import make_pairs
 from impdist.io import StageDir, fingerprint, latest_stage, read_jsonl_numbered
 from impdist.io.atomic import write_bytes_atomic
 from impdist.io.executors import run_shards
+from impdist.io.stage import stage_runs
+from impdist.domains import JUDGE_SCORE, POSITIVE_INT, SEED, THREADS, setting
 from impdist.io.stage_config import StageConfig
 from impdist.models.embedded import DEFAULT_EMBEDDER
 from impdist.tasks import check_task
@@ -71,9 +74,9 @@ class ScoredConfig(StageConfig):
     stage = "scored"
     task: str
     judge: str
-    cap: int | None
+    cap: int | None = setting(POSITIVE_INT, optional=True)
     pairing: str
-    seed: int
+    seed: int = setting(SEED)
     gate: FilterConfig | None
     embedder: str
     scores: int = SCORES_VERSION
@@ -102,14 +105,14 @@ class DatasetConfig(StageConfig):
     stage = "dataset"
     filters: FilterConfig
     judge: str
-    judge_threshold: float
+    judge_threshold: float = setting(JUDGE_SCORE)
 
 
 # --- input -----------------------------------------------------------------------------------
 
 def _check_group(where: str, row: dict) -> dict:
     for field, kind in (("context_id", (str, int)), ("y_orig", str), ("candidates", list)):
-        if not isinstance(row.get(field), kind):
+        if not isinstance(row.get(field), kind) or isinstance(row.get(field), bool):  # JSON true is no id
             raise MalformedInputError(
                 f"{where}: field {field!r} is missing or not a {'list' if kind is list else 'string'}; a "
                 'candidates row looks like {"context_id": "c1", "y_orig": "A sentence.", '
@@ -117,6 +120,12 @@ def _check_group(where: str, row: dict) -> dict:
     if not all(isinstance(c, str) for c in row["candidates"]):
         raise MalformedInputError(f"{where}: every item of 'candidates' must be a string")
     return row
+
+
+def _no_source(path: Path) -> ImpdistError:
+    """The error for a --in that does not exist."""
+    return ImpdistError(f"{path}: no such file or directory; give the --out folder of "
+                        "`impdist generate`, a candidates stage folder, or a JSONL file of candidates")
 
 
 def read_groups(source: str | os.PathLike) -> tuple[list[dict], str]:
@@ -128,8 +137,7 @@ def read_groups(source: str | os.PathLike) -> tuple[list[dict], str]:
         groups = [_check_group(f"{path}:{n}", row) for n, row in read_jsonl_numbered(path)]
         return groups, fingerprint(path)
     if not path.is_dir():
-        raise ImpdistError(f"{path}: no such file or directory; give the --out folder of "
-                           "`impdist generate`, a candidates stage folder, or a JSONL file of candidates")
+        raise _no_source(path)
     stage = StageDir(path) if (path / "manifest.json").exists() else latest_stage(path, "candidates")
     if stage is None:
         raise ImpdistError(f"{path}: holds no complete candidates stage; run `impdist generate "
@@ -219,20 +227,16 @@ def _scored_stage(out: Path, groups: list[dict], source_fp: str, task: str, judg
         default = _load_judge(judge, device, batch_size, threads).default_threshold
         write_bytes_atomic(stage.path / JUDGE_FILE,
                            json.dumps({"judge": judge, "default_threshold": float(default)}).encode())
-    stage.complete()
+    stage.complete(rows_in=len(groups))
     return stage
 
 
 def _latest_scored(out: Path, task: str) -> StageDir:
     """The newest complete scored stage of `task` under `out`, for --rethreshold."""
     best = None
-    for d in sorted(out.glob("scored-*")) if out.is_dir() else []:
-        try:
-            stage = StageDir(d)
-        except ImpdistError:
-            continue
+    for stage in stage_runs(out, "scored"):  # a damaged one is named (CorruptStageError), not passed over
         m = stage.manifest
-        if m["status"] == "complete" and m["config"].get("task") == task and (d / JUDGE_FILE).exists():
+        if m["status"] == "complete" and m["config"].get("task") == task and (stage.path / JUDGE_FILE).exists():
             if best is None or m.get("completed", "") > best[0]:
                 best = (m.get("completed", ""), stage)
     if best is None:
@@ -246,6 +250,21 @@ def _latest_scored(out: Path, task: str) -> StageDir:
 def _chunks(rows: list[dict], prefix: str) -> Iterable[tuple[str, list[dict]]]:
     for i in range(0, max(len(rows), 1), ROWS_PER_SHARD):
         yield f"{prefix}-{i // ROWS_PER_SHARD:05d}", rows[i : i + ROWS_PER_SHARD]
+
+
+def _teacher(scored: StageDir) -> str | None:
+    """The teacher that wrote the candidates `scored` was made from: the model of the candidates
+    stage beside it whose fingerprint `scored` records; None for candidates from a file."""
+    source = scored.manifest["inputs"].get("candidates")
+    for d in sorted(scored.path.parent.glob("candidates-*")):
+        try:
+            stage = StageDir(d)
+            if fingerprint(stage) == source:
+                teacher = stage.manifest["config"].get("teacher")
+                return teacher.get("model") if isinstance(teacher, dict) else None
+        except ImpdistError:
+            continue
+    return None
 
 
 def _dataset_stage(out: Path, scored: StageDir, cfg: FilterConfig, fmt: str, quiet: bool) -> FilterResult:
@@ -280,8 +299,8 @@ def _dataset_stage(out: Path, scored: StageDir, cfg: FilterConfig, fmt: str, qui
                 stage.write_shard(shard, chunk)
     card.write_card(stage.path, kept=kept, rejected=rejected, funnel=decision.funnel,
                     meta={"task": cfg.task, "judge": judge["judge"], "judge_threshold": threshold,
-                          "filters": cfg.to_json(), "scored": str(scored.path)})
-    stage.complete()
+                          "filters": cfg.to_json(), "scored": str(scored.path), "teacher": _teacher(scored)})
+    stage.complete(rows_in=len(records), rows_out=len(kept), dropped=Counter(r["reason"] for r in rejected))
     return FilterResult(scored.path, stage.path, len(kept), len(rejected), decision.funnel)
 
 
@@ -314,8 +333,13 @@ def filter_dataset(
     `executor="ray"` scores the shards on `workers` Ray actors; the dataset stage (the dedup and
     graph steps across shards) always runs here, over all the stored scores."""
     check_task(task)
+    for name, value, domain in (("batch_size", batch_size, POSITIVE_INT), ("workers", workers, POSITIVE_INT)):
+        domain.check(value, name)
+    THREADS.check(threads, "threads", optional=True)
     cfg = replace(config or FilterConfig(task=task), task=task)
     if out is None:
+        if not Path(source).exists():
+            raise _no_source(Path(source))
         if not Path(source).is_dir():
             raise ImpdistError(f"--out is needed when the input {source} is a file")
         out = source

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from impdist.domains import POSITIVE_INT, SEED, THREADS
 from impdist.errors import ImpdistError
 from impdist.generate import stages
 from impdist.decoding.runtime import check_backend
@@ -14,6 +15,7 @@ from impdist.generate.stages import (CandidatesConfig, CandidatesPayload, Corpus
 from impdist.io import StageDir, fingerprint, read_texts
 from impdist.io.executors import run_shards
 from impdist.models.embedded import DEFAULT_TEACHER
+from impdist.models.names import resolve
 
 DOCS_PER_SHARD = 64
 CONTEXTS_PER_SHARD = 4
@@ -33,12 +35,16 @@ class GenerateResult:
                 f"{self.candidates} candidates in {self.candidates_dir}")
 
 
-def _check(contexts: int | str | os.PathLike, samples: int, backend: str, batch_size: int) -> None:
+def _check(contexts: int | str | os.PathLike, samples: int, backend: str, batch_size: int, workers: int,
+           seed: int, threads: int | None) -> None:
+    """The arguments' domains, before any folder is made or model loaded."""
     check_backend(backend)
-    if isinstance(contexts, int) and contexts < 1:
-        raise ImpdistError(f"--contexts must be a positive number or a file, got {contexts}")
-    if samples < 1 or batch_size < 1:
-        raise ImpdistError("--samples and --batch-size must be positive")
+    SEED.check(seed, "seed")
+    THREADS.check(threads, "threads", optional=True)
+    if isinstance(contexts, int):
+        POSITIVE_INT.check(contexts, "contexts")
+    for name, value in (("samples", samples), ("batch_size", batch_size), ("workers", workers)):
+        POSITIVE_INT.check(value, name)
 
 
 def _news_contexts(out: Path, teacher: TeacherSpec, n: int, seed: int, batch_size: int, quiet: bool,
@@ -74,7 +80,7 @@ def _corpus_contexts(out: Path, path: Path, workers: int, quiet: bool, fmt: str,
              for i in range(0, len(docs), DOCS_PER_SHARD)]
     run_shards(stage, units, stages.corpus_shard, workers=workers, progress="contexts", quiet=quiet,
                executor=executor, ray_address=ray_address)
-    stage.complete()
+    stage.complete(rows_in=len(docs))
     return stage
 
 
@@ -100,7 +106,8 @@ def generate(
     teacher continuations per context, each cut to its first full sentence. `executor="ray"`
     runs the shards on `workers` Ray actors (news-prefix contexts stay in this process: that
     stage adds one shard at a time until it has enough)."""
-    _check(contexts, samples, backend, batch_size)
+    _check(contexts, samples, backend, batch_size, workers, seed, threads)
+    resolve(model)  # an unknown --model is refused before any stage folder is made (a corpus stage needs none)
     out = Path(out)
     teacher = TeacherSpec(model=model, backend=backend, device=device, threads=threads,
                           trust_remote_code=trust_remote_code)
@@ -122,6 +129,6 @@ def generate(
              for i in range(0, len(rows), CONTEXTS_PER_SHARD)]
     run_shards(cand_stage, units, stages.conditional_shard, workers=workers, progress="candidates", quiet=quiet,
                executor=executor, ray_address=ray_address)
-    cand_stage.complete()
+    cand_stage.complete(rows_in=len(rows))
     n_cands = sum(len(r["candidates"]) for r in cand_stage.iter_rows())
     return GenerateResult(ctx_stage.path, cand_stage.path, len(rows), n_cands)

@@ -16,6 +16,7 @@ from impdist.decoding.sampling import SamplingConfig, SequenceState
 from impdist.generate.prefixes import news_prefix
 from impdist.generate.sentences import first_sentence_done, is_full_sentence, split_sentences
 from impdist.generate.teacher import Teacher, load_teacher
+from impdist.domains import POSITIVE_INT, SEED, THREADS, check_fields, setting
 from impdist.io.stage_config import StageConfig
 
 
@@ -26,8 +27,11 @@ class TeacherSpec:
     model: str
     backend: str = "onnx-int8"
     device: str = "cpu"
-    threads: int | None = None
+    threads: int | None = setting(THREADS, None, optional=True)
     trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def load(self) -> Teacher:
         return load_teacher(self.model, self.backend, self.device, self.threads, self.trust_remote_code)
@@ -48,8 +52,8 @@ class NewsContextsConfig(StageConfig):
 
     stage = "contexts"
     teacher: TeacherSpec
-    seed: int
-    prefixes_per_shard: int
+    seed: int = setting(SEED)
+    prefixes_per_shard: int = setting(POSITIVE_INT)
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "source": "news-prefix", "max_new_tokens": CONTEXT_MAX_NEW_TOKENS,
@@ -73,9 +77,9 @@ class CandidatesConfig(StageConfig):
 
     stage = "candidates"
     teacher: TeacherSpec
-    seed: int
-    samples: int
-    contexts: int
+    seed: int = setting(SEED)
+    samples: int = setting(POSITIVE_INT)
+    contexts: int = setting(POSITIVE_INT)
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "max_new_tokens": CONDITIONAL_MAX_NEW_TOKENS, "sampling": CONDITIONAL_SAMPLING}

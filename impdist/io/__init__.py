@@ -1,6 +1,7 @@
 """Storage layer of every stage: reading user input (readers), atomic shard and output files
-(writers), durable writes and directory publishing (atomic), stage directories with their
-manifests (stage), and the artefact cache (cache).
+(writers), durable writes, directory publishing and file locks (atomic), stage directories
+(stage) with their manifests (manifest) and one writer each (locks), and the size-limited
+artefact cache (cache).
 
 A stage is a pure function from a payload (an input shard) to rows; `open_stage` gives its run
 directory, `impdist.io.executors.run_shards` runs it over the shards that are not done yet (the

@@ -1,6 +1,6 @@
 """Durable writes, the one implementation every resume mechanism uses: a file replaced atomically
-(temp file, fsync, rename), a directory published atomically (`publish_dir`), a file lock, the
-sha256 of a file, and the cleanup of what killed writers left behind.
+(temp file, fsync, rename), a directory published atomically (`publish_dir`), file locks
+(`acquire`, `file_lock`), the sha256 of a file, and the cleanup of what killed writers left behind.
 
 Temp names are `<name>.tmp-<pid>-<hex>` for files (plus `.spill` for Parquet's first pass) and
 `.<name>.tmp-<pid>-<hex>` for directories: the pid tells a cleaner whether the writer is alive.
@@ -20,13 +20,14 @@ from typing import Callable, Iterator
 
 from impdist.errors import WriteError
 
-try:  # POSIX only; elsewhere `file_lock` does not lock (one writer at a time is then the rule)
+try:  # POSIX only; elsewhere nothing is locked (one writer at a time is then the rule)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 _TMP_RE = re.compile(r"\.tmp-(\d+)-[0-9a-f]+(\.spill)?$")
 _FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 def write_error(path: Path, err: OSError) -> WriteError:
@@ -94,14 +95,60 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
+def acquire(path: Path, *, shared: bool = False, wait: bool = True, create: bool = True) -> int | None:
+    """A file descriptor holding a flock (shared or exclusive) on `path`, or None if `wait` is
+    False and another process holds a conflicting one. Creates the file if `create` (else a
+    missing file raises FileNotFoundError); a read-only file is locked through a read-only
+    descriptor. Close the descriptor (`release`) to unlock. The holder of a lock file may delete
+    it (an evicted cache entry's, a stage folder whose first write failed): once flocked, the file
+    must still be the one at `path`, else this retries, so a lock on a deleted file is never
+    trusted."""
+    path = Path(path)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0) | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            if e.errno not in _READ_ONLY or not path.exists():
+                raise
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access
+        try:
+            if fcntl is None:  # no flock on this platform
+                return fd
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                st = None
+            mine = os.fstat(fd)
+            if st is not None and (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder deleted or replaced the file before letting go: lock the new one
+        if not create and not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+
+
+def release(fd: int) -> None:
+    """Unlock and close a descriptor from `acquire`."""
+    os.close(fd)
+
+
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive flock on `path` (created if missing) for the block. The kernel releases
-    it when the file closes or the process dies, so a killed holder never blocks anyone."""
-    with open(path, "a+b") as f:
-        if fcntl is not None:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    it when the file closes or the process dies, so a killed holder never blocks anyone; a lock
+    file its holder deleted is not trusted (`acquire`)."""
+    fd = acquire(Path(path))
+    try:
         yield
+    finally:
+        release(fd)
 
 
 class TempFile:
@@ -286,12 +333,13 @@ def _remove(p: Path) -> bool:
         else:
             p.unlink()
         return True
-    except FileNotFoundError:
+    except OSError:  # gone already, or a folder this process may not write: best effort
         return False
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete temp files and folders in `folder` whose writing process is gone; returns them."""
+    """Delete temp files and folders in `folder` whose writing process is gone (best effort: in a
+    read-only folder they stay); returns those removed."""
     removed = []
     for p in Path(folder).iterdir():
         m = _TMP_RE.search(p.name)

@@ -8,12 +8,18 @@ import os
 from dataclasses import asdict
 from typing import Any, ClassVar, Mapping
 
+from impdist.domains import check_fields
 from impdist.io.stage import StageDir, canonical_json, open_stage
 
 
 class Config:
     """Base of a config dataclass (subclasses are frozen dataclasses): `to_json()` is its stored
-    form, `str()` the canonical JSON of that, `fingerprint` its sha256."""
+    form, `str()` the canonical JSON of that, `fingerprint` its sha256. Fields declared with
+    impdist.domains.setting() are checked on construction (a subclass's own __post_init__ calls
+    super's), so a bad value never reaches a stage."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def to_json(self) -> dict[str, Any]:
         """The fields as JSON values (nested configs as objects)."""

@@ -13,10 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from impdist.judges.equivalence import Judge, bidirectional_scores, load_judge
+from impdist.domains import JUDGE_SCORE
+from impdist.judges.equivalence import Judge, JudgeError, bidirectional_scores, load_judge
 from impdist.judges.labelled import HOLDOUT, LabelledPairs, Split, read_labelled
 
-__all__ = ["Calibration", "calibrate", "calibrate_many", "roc_auc", "best_f1", "f1_at", "format_table"]
+__all__ = ["Calibration", "calibrate", "calibrate_many", "roc_auc", "best_f1", "f1_at", "format_table",
+           "read_two_classes", "check_two_classes"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,12 @@ def calibrate(judge: str | Judge, data: str | PathLike | LabelledPairs, *, split
     holdout: the held-out fraction; by default the one the judge was trained with when it was
     trained on this very file (so its training pairs never leak in), else HOLDOUT.
     """
+    JUDGE_SCORE.check(threshold, "threshold", optional=True)
+    pairs = data if isinstance(data, LabelledPairs) else read_two_classes(data)
     if isinstance(judge, str):
         judge = load_judge(judge, device=device, batch_size=batch_size, threads=threads)
-    pairs = data if isinstance(data, LabelledPairs) else read_labelled(data)
     part = pairs.split(split, _holdout(judge, pairs, holdout))
+    check_two_classes(part, f"{pairs.path} ({split} split)", "; or calibrate on --split all")
     scores, accuracy = _scores(judge, part)
     positive = part.positive
     if threshold is None:
@@ -66,7 +70,8 @@ def calibrate_many(judges: Sequence[str | Judge], datas: Sequence[str | PathLike
                    batch_size: int = 32, threads: int | None = None) -> list[Calibration]:
     """`impdist judge calibrate`: every judge on every labelled file, one Calibration each (judge
     by judge, files in order). Every file is read before any judge loads, so a bad one fails fast."""
-    pairs = [d if isinstance(d, LabelledPairs) else read_labelled(d) for d in datas]
+    JUDGE_SCORE.check(threshold, "threshold", optional=True)
+    pairs = [d if isinstance(d, LabelledPairs) else read_two_classes(d) for d in datas]
     rows = []
     for spec in judges:
         judge = load_judge(spec, device=device, batch_size=batch_size, threads=threads) if isinstance(spec, str) else spec
@@ -138,6 +143,23 @@ def _scores(judge: Judge, part: LabelledPairs) -> tuple[np.ndarray, float | None
     to_gold = np.array([part.label_names.index(name) for name in labels])
     accuracy = float((to_gold[probs.argmax(axis=1)] == part.labels).mean()) if len(part) else math.nan
     return probs[:, judge.positive], accuracy
+
+
+def read_two_classes(data: str | PathLike) -> LabelledPairs:
+    """A labelled file, refused when all its pairs are of one class (no AUC, no threshold to find)."""
+    pairs = read_labelled(data)
+    check_two_classes(pairs, str(pairs.path))
+    return pairs
+
+
+def check_two_classes(pairs: LabelledPairs, where: str, hint: str = "") -> None:
+    """JudgeError unless `pairs` holds both equivalent and other pairs (else AUC and F1 are undefined)."""
+    positives = int(pairs.positive.sum())
+    if positives in (0, len(pairs)):
+        held = ("no pairs" if not len(pairs) else
+                f"only {'equivalent' if positives else 'non-equivalent'} pairs ({len(pairs)})")
+        raise JudgeError(f"{where}: holds {held}; a judge is trained and calibrated on pairs of both classes: give "
+                         f"labelled data with both labels{hint}")
 
 
 def _holdout(judge: Judge, pairs: LabelledPairs, holdout: float | None) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from os import PathLike
@@ -19,13 +18,16 @@ from typing import Literal
 import numpy as np
 
 from impdist.decoding.runtime import set_torch_threads
+from impdist.domains import FRACTION, INNER_FRACTION, JUDGE_MAX_LENGTH, NON_NEGATIVE, POSITIVE, POSITIVE_INT, SEED, \
+    THREADS, check_fields, setting
 from impdist.io.atomic import publish_dir
 from impdist.io.cache import artefact, cache_key
 from impdist.errors import ImpdistError
-from impdist.judges.calibrate import calibrate
+from impdist.judges.calibrate import calibrate, read_two_classes
 from impdist.judges.equivalence import JUDGE_META, ClassifierJudge, JudgeError
-from impdist.judges.labelled import HOLDOUT, LabelledPairs, read_labelled
+from impdist.judges.labelled import HOLDOUT, LabelledPairs
 from impdist.models.names import ResolvedModel, hf_model_dir, load_tokenizer, resolve
+from impdist.progress import Progress
 
 __all__ = ["train_judge", "JudgeReport", "JudgeTrainConfig"]
 
@@ -45,14 +47,17 @@ class JudgeTrainConfig:
     student's training has its own, impdist.student.train.TrainConfig)."""
 
     labels: Labels
-    epochs: float
-    batch_size: int
-    lr: float
-    max_length: int
-    holdout: float
-    seed: int
-    warmup: float = 0.1          # fraction of the steps with a linearly rising learning rate
-    weight_decay: float = 0.01
+    epochs: float = setting(POSITIVE)
+    batch_size: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+    max_length: int = setting(JUDGE_MAX_LENGTH)
+    holdout: float = setting(INNER_FRACTION)
+    seed: int = setting(SEED)
+    warmup: float = setting(FRACTION, 0.1)   # fraction of the steps with a linearly rising learning rate
+    weight_decay: float = setting(NON_NEGATIVE, 0.01)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,12 @@ def train_judge(base: str, data: str | PathLike, labels: Labels, out: str | Path
     epochs and lr default per label set (DEFAULTS); an epoch over symmetric pairs is both orders.
     """
     start = time.monotonic()
-    pairs = read_labelled(data)
+    THREADS.check(threads, "threads", optional=True)
+    pairs = read_two_classes(data)
     _check_labels(pairs, labels)
     default_epochs, default_lr = DEFAULTS[labels]
-    config = JudgeTrainConfig(labels, float(default_epochs if epochs is None else epochs), int(batch_size),
-                         float(default_lr if lr is None else lr), int(max_length), float(holdout), int(seed))
-    _check_config(config)
+    config = JudgeTrainConfig(labels, default_epochs if epochs is None else epochs, batch_size,
+                              default_lr if lr is None else lr, max_length, holdout, seed)
     resolved = resolve(base)
     base_dir = hf_model_dir(base, role="any")
     key = cache_key(resolved.identity, data=pairs.sha256, format=_FORMAT, **asdict(config))
@@ -118,17 +123,6 @@ def _check_labels(pairs: LabelledPairs, labels: str) -> None:
     if labels == "paraphrase" and pairs.directional:
         raise JudgeError(f"{pairs.path} is SICK data (premise/hypothesis with NLI labels); a "
                          "paraphrase judge trains on MRPC or STS pairs. Use labels='nli' for this file.")
-
-
-def _check_config(config: JudgeTrainConfig) -> None:
-    bad = [f"{name} must be {rule}, not {value}" for name, value, ok, rule in [
-        ("epochs", config.epochs, config.epochs > 0, "positive"),
-        ("batch_size", config.batch_size, config.batch_size >= 1, "at least 1"),
-        ("lr", config.lr, config.lr > 0, "positive"),
-        ("max_length", config.max_length, config.max_length >= 8, "at least 8"),
-        ("holdout", config.holdout, 0 < config.holdout < 1, "between 0 and 1")] if not ok]
-    if bad:
-        raise ImpdistError("cannot train a judge: " + "; ".join(bad) + ".")
 
 
 def _train(base: ResolvedModel, base_dir: Path, pairs: LabelledPairs, config: JudgeTrainConfig, out: Path,
@@ -186,9 +180,8 @@ def _new_classifier(base_dir: Path, names: tuple[str, ...]):
 
 def _fit(model, tokenizer, a: list[str], b: list[str], y: np.ndarray, config: JudgeTrainConfig, *,
          quiet: bool) -> None:
-    """AdamW with linear warmup and decay over length-bucketed shuffled batches; tqdm shows the loss."""
+    """AdamW with linear warmup and decay over length-bucketed shuffled batches; the progress shows the loss."""
     import torch
-    from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     rng = np.random.default_rng(config.seed)
@@ -202,8 +195,7 @@ def _fit(model, tokenizer, a: list[str], b: list[str], y: np.ndarray, config: Ju
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup * steps), steps)
     labels = torch.as_tensor(y, dtype=torch.long)
-    bar = tqdm(total=steps, desc=f"train {config.labels} judge", unit="step", dynamic_ncols=True,
-               disable=quiet or not sys.stderr.isatty())
+    bar = Progress(f"train {config.labels} judge", steps, unit="steps", quiet=quiet)
     model.train()
     step, avg = 0, None
     while step < steps:
@@ -220,7 +212,7 @@ def _fit(model, tokenizer, a: list[str], b: list[str], y: np.ndarray, config: Ju
             optimizer.zero_grad(set_to_none=True)
             step += 1
             avg = loss.item() if avg is None else 0.95 * avg + 0.05 * loss.item()
-            bar.set_postfix_str(f"loss {avg:.3f}", refresh=False)
+            bar.note = f"loss {avg:.3f}"
             bar.update(1)
     bar.close()
 

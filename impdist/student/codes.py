@@ -19,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
+from impdist.domains import COMPRESSION, DIVERSITY, POSITIVE_INT
 from impdist.student.errors import StudentError
 from impdist.tasks import check_task
 
@@ -103,19 +104,19 @@ class EvalControls:
     best_of: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("diversity", "compression"):
+        for name, domain in (("diversity", DIVERSITY), ("compression", COMPRESSION)):
             value = getattr(self, name)
             if isinstance(value, str):  # "0.6" from a command line is the number 0.6
                 try:
-                    object.__setattr__(self, name, float(value))
+                    value = float(value)
                 except ValueError:
-                    pass
-            elif value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    continue  # a code label: the student checks it
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise StudentError(f"{name} must be a number, a code label or None, got {value!r}")
+            object.__setattr__(self, name, domain.check(value, name, optional=True))
         if not isinstance(self.extractive, bool):
             raise StudentError(f"extractive must be True or False, got {self.extractive!r}")
-        if isinstance(self.best_of, bool) or not isinstance(self.best_of, int) or self.best_of < 1:
-            raise StudentError(f"best_of must be a positive integer, got {self.best_of!r}")
+        POSITIVE_INT.check(self.best_of, "best_of")
 
     def as_controls(self) -> dict[str, Any]:
         """Only what differs from plain greedy decoding, as keyword arguments of

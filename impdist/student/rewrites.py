@@ -15,6 +15,7 @@ from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
 from impdist.io import StageDir
 from impdist.io.cache import dir_identity
 from impdist.io.executors import run_shards
+from impdist.domains import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, UNIT, check_fields, setting
 from impdist.io.stage_config import StageConfig
 from impdist.student.serve import Paraphraser
 
@@ -26,15 +27,18 @@ PROMPTED = "prompted:"  # rewriter spec prefix: the teacher prompted with an ins
 class Sampling:
     """How the rewriter samples (the paper's self-distillation settings by default)."""
 
-    samples: int = 10
-    top_p: float = 0.9
-    temperature: float = 0.7
+    samples: int = setting(POSITIVE_INT, 10)
+    top_p: float = setting(UNIT, 0.9)
+    temperature: float = setting(POSITIVE, 0.7)
     backend: str = "onnx-int8"
     device: str = "cpu"
-    threads: int | None = None
-    batch_size: int = 32
-    seed: int = 0
+    threads: int | None = setting(THREADS, None, optional=True)
+    batch_size: int = setting(POSITIVE_INT, 32)
+    seed: int = setting(SEED, 0)
     extractive: bool = False  # deletions of the source only (impdist.decoding.extractive)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @lru_cache(maxsize=2)
@@ -58,7 +62,7 @@ class RewritesConfig(StageConfig):
     The sampling's threads and batch_size change speed only: its config leaves them out."""
 
     stage = "candidates"
-    round: int
+    round: int = setting(NON_NEGATIVE_INT)
     task: str
     rewriter: str
     sampling: Sampling

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,9 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from impdist.decoding.runtime import set_torch_threads
+from impdist.domains import (FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT, PROBABILITY, SEED, STUDENT_MAX_LENGTH,
+                             check_fields, setting)
 from impdist.io.atomic import remove_dir, write_bytes_atomic
 from impdist.models.embedded import DEFAULT_TEACHER
 from impdist.models.names import hf_model_dir, load_tokenizer
+from impdist.progress import Progress
 from impdist.student.checkpoints import (CHECKPOINTS, STATE_FILE, WEIGHTS_FILE, check_same_run, checkpoints,
                                          clean_temps, save_checkpoint)
 from impdist.student.codes import PromptFormat
@@ -41,34 +43,26 @@ class TrainConfig:
     """Everything that changes the trained weights; its JSON identifies a run (with the data)."""
 
     base: str = DEFAULT_TEACHER     # embedded name, local dir (a student too) or hub id
-    epochs: float = 3.0
-    max_steps: int | None = None    # overrides epochs
-    batch_size: int = 8
-    lr: float = 1e-4
-    warmup: float = 0.05            # fraction of the planned steps
-    weight_decay: float = 0.0
-    max_length: int = 160           # tokens of prompt + target
-    heldout: float = 0.05           # fraction of pairs (whole contexts) held out for eval loss
-    max_heldout: int = 128
-    code_dropout: float = 0.3       # each length / diversity code is left out with this probability
-    exemplar_rate: float = 0.25     # pairs shown with their target's syntax sketch
+    epochs: float = setting(POSITIVE, 3.0)
+    max_steps: int | None = setting(POSITIVE_INT, None, optional=True)  # overrides epochs
+    batch_size: int = setting(POSITIVE_INT, 8)
+    lr: float = setting(POSITIVE, 1e-4)
+    warmup: float = setting(FRACTION, 0.05)            # fraction of the planned steps
+    weight_decay: float = setting(NON_NEGATIVE, 0.0)
+    max_length: int = setting(STUDENT_MAX_LENGTH, 160)  # tokens of prompt + target
+    heldout: float = setting(FRACTION, 0.05)           # fraction of pairs (whole contexts) held out for eval loss
+    max_heldout: int = setting(POSITIVE_INT, 128)
+    code_dropout: float = setting(PROBABILITY, 0.3)    # each length / diversity code is left out with this probability
+    exemplar_rate: float = setting(PROBABILITY, 0.25)  # pairs shown with their target's syntax sketch
     precision: str = "auto"         # "fp32", or "bf16" autocast (fp32 master weights); auto: bf16 where native
-    freeze: float = 0.0             # fraction of the bottom blocks kept frozen (with the embeddings when > 0)
-    seed: int = 0
+    freeze: float = setting(FRACTION, 0.0)  # fraction of the bottom blocks kept frozen (with the embeddings when > 0)
+    seed: int = setting(SEED, 0)
 
     def __post_init__(self) -> None:
-        checks = [(self.epochs > 0, "epochs must be > 0"), (self.batch_size >= 1, "batch_size must be >= 1"),
-                  (self.lr > 0, "lr must be > 0"), (0 <= self.warmup < 1, "warmup must be in [0, 1)"),
-                  (self.max_length >= 16, "max_length must be >= 16 tokens"),
-                  (0 <= self.heldout < 1, "heldout must be in [0, 1)"),
-                  (0 <= self.code_dropout <= 1 and 0 <= self.exemplar_rate <= 1,
-                   "code_dropout and exemplar_rate must be in [0, 1]"),
-                  (self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1"),
-                  (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
-                  (0 <= self.freeze < 1, "freeze must be in [0, 1)")]
-        for ok, message in checks:
-            if not ok:
-                raise StudentError(f"bad training option: {message}")
+        check_fields(self)
+        if self.precision not in PRECISIONS:
+            raise StudentError(f"bad training option: precision must be one of {', '.join(PRECISIONS)}, "
+                               f"got {self.precision!r}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -318,7 +312,6 @@ def _loop(run: _Run, *, max_minutes: float | None, save_every: int, eval_every: 
     out ("budget"; else "complete"): log and evaluate every eval_every steps, checkpoint every
     save_every, fit the LR schedule to the budget once; a budget stop is checkpointed too."""
     import torch  # the training stack loads only when a run trains
-    from tqdm import tqdm
 
     config, state, model, optimizer, scheduler = run.config, run.state, run.model, run.optimizer, run.scheduler
     budget = None if max_minutes is None else 60.0 * max_minutes
@@ -327,8 +320,7 @@ def _loop(run: _Run, *, max_minutes: float | None, save_every: int, eval_every: 
         return _evaluate(model, run.held_examples, run.pad_id, run.decoder_only, 2 * config.batch_size, torch,
                          run.precision)
 
-    bar = tqdm(total=run.planned, initial=state["step"], desc="train", unit="step", dynamic_ncols=True,
-               disable=quiet or not sys.stderr.isatty())
+    bar = Progress("train", run.planned, unit="steps", initial=state["step"], quiet=quiet)
     started, first_step = time.monotonic(), state["step"]
     base_elapsed = state["elapsed"]
     ema = None
@@ -368,11 +360,11 @@ def _loop(run: _Run, *, max_minutes: float | None, save_every: int, eval_every: 
             entry["eval_loss"] = evaluate()
             state["log"].append(entry)
             state["loss_sum"], state["loss_steps"] = 0.0, 0
-        bar.update(1)
         postfix = f"loss {ema:.3f}"
         if state["log"] and state["log"][-1]["eval_loss"] is not None:
             postfix += f", eval {state['log'][-1]['eval_loss']:.3f}"
-        bar.set_postfix_str(postfix)
+        bar.note = postfix
+        bar.update(1)
         if state["step"] % save_every == 0 and state["step"] < run.planned:
             state["elapsed"] = base_elapsed + time.monotonic() - started
             save_checkpoint(run.out, state, model, optimizer, scheduler, torch)

@@ -33,12 +33,14 @@ from typing import Callable
 from impdist.io.atomic import is_temp, sha256_file
 from impdist.io.readers import read_rows
 from impdist.io.stage import MANIFEST
+from impdist.io.stats import STATS_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 SHARD_SUFFIXES = (".jsonl", ".parquet")
 _TEMP_RE = re.compile(r"(^\.tmp-|\.tmp-|\.tmp$|\.spill$|\.part$|\.partial$|\.incomplete$)")
 # Manifest fields that record when, not what.
 MANIFEST_VOLATILE = ("created", "updated", "completed")
+STATS_VOLATILE = ("seconds", "rows_this_run", "rows_per_s", "completed")  # a resumed run times only itself
 
 
 class Driver:
@@ -156,6 +158,8 @@ class Volatile:
     def normalize(self, rel: Path, data: bytes) -> bytes | object:
         if rel.name == "manifest.json":
             return _drop(json.loads(data), MANIFEST_VOLATILE)
+        if rel.name == STATS_FILE:
+            return _drop(json.loads(data), STATS_VOLATILE)
         for glob, fields in self.json_fields.items():
             if fnmatch.fnmatch(rel.as_posix(), glob):
                 return _drop(json.loads(data), fields)

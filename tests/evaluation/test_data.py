@@ -57,3 +57,9 @@ def test_impdist_data_overrides_a_named_set_and_falls_back_to_the_shipped_copy(t
     (tmp_path / "summ_bnc_dev.jsonl").write_text('{"src": "a b c", "refs": ["a c"]}\n', encoding="utf-8")
     s = load_eval_set("bnc-dev")
     assert (s.name, s.task, s.srcs) == ("bnc-dev", "summary", ["a b c"])
+
+
+@pytest.mark.parametrize("limit", [0, -5, 1.5, float("nan")])
+def test_a_bad_limit_names_the_limit_not_the_file(limit):
+    with pytest.raises(ImpdistError, match=r"^limit must be a positive integer"):
+        load_eval_set("mrpc-dev", limit=limit)

@@ -101,7 +101,7 @@ def test_cli_reports_user_errors_without_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "impdist.cli", "generate", "--contexts", "x.txt"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "neither a number of contexts nor an existing file" in proc.stderr
+    assert proc.returncode == 2 and "a positive integer (a count of contexts) or an existing corpus file" in proc.stderr
 
 
 @pytest.mark.slow

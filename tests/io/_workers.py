@@ -57,3 +57,25 @@ def write_many(root: str, first: int, count: int) -> None:
     stage = open_stage(root, "gen", {"k": 1}, {})
     for i in range(first, first + count):
         stage.write_shard(f"{i:05d}", make_rows((i, 3)))
+
+
+def gated_rows(payload: tuple[int, int]) -> Iterator[dict]:
+    """make_rows, logging each call to $IMPDIST_TEST_CALLS; with $IMPDIST_TEST_GATE set, the first
+    call touches GATE/started and waits for GATE/go (so a test can act while this run holds a stage)."""
+    with open(os.environ["IMPDIST_TEST_CALLS"], "a") as f:
+        f.write(f"{os.getpid()} {payload[0]}\n")
+    gate = os.environ.get("IMPDIST_TEST_GATE")
+    if gate and not (Path(gate) / "started").exists():
+        (Path(gate) / "started").touch()
+        while not (Path(gate) / "go").exists():
+            time.sleep(0.01)
+    return make_rows(payload)
+
+
+def run_gated(root: str, n: int) -> None:
+    """Process target: run the `n` gated shards of the shared test stage, then complete it."""
+    from impdist.io import open_stage
+    from impdist.io.executors import run_shards
+    stage = open_stage(root, "gen", {"k": 1}, {})
+    run_shards(stage, [(f"{i:05d}", (i, 2)) for i in range(n)], gated_rows, quiet=True)
+    stage.complete()

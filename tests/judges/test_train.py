@@ -92,8 +92,10 @@ def test_wrong_labels_for_the_data_and_a_foreign_out_directory(base, files, tmp_
         train_judge(str(base), files["sick"], "paraphrase", tmp_path / "x", **FAST)
     with pytest.raises(JudgeError, match="labels must be 'nli' or 'paraphrase'"):
         train_judge(str(base), files["sick"], "entailment", tmp_path / "x", **FAST)
-    with pytest.raises(ImpdistError, match="lr must be positive, not -1.0; holdout must be between 0 and 1"):
-        train_judge(str(base), files["sick"], "nli", tmp_path / "x", lr=-1, holdout=1.0, **FAST)
+    with pytest.raises(ImpdistError, match=r"JudgeTrainConfig.lr must be a finite number > 0, got -1"):
+        train_judge(str(base), files["sick"], "nli", tmp_path / "x", lr=-1, **FAST)
+    with pytest.raises(ImpdistError, match=r"JudgeTrainConfig.holdout must be a number in \(0, 1\), got 1.0"):
+        train_judge(str(base), files["sick"], "nli", tmp_path / "x", holdout=1.0, **FAST)
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(ImpdistError, match="not a judge directory"):

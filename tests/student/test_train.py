@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import impdist.student.train as train_module
+from impdist.errors import InvalidValueError
 from impdist.student.errors import NotAStudentError, StudentError, TrainConflictError
 from impdist.student.meta import read_meta
 from impdist.student.train import CHECKPOINTS, TrainConfig, train
@@ -47,7 +48,7 @@ def test_another_config_in_the_same_folder_is_refused(trained, pairs_file, tiny_
 
 
 def test_bad_options_and_non_students_are_user_errors(tmp_path, pairs_file):
-    with pytest.raises(StudentError, match="batch_size"):
+    with pytest.raises(InvalidValueError, match="TrainConfig.batch_size must be a positive integer, got 0"):
         TrainConfig(batch_size=0)
     with pytest.raises(StudentError, match="save_every"):
         train(pairs_file, tmp_path / "s", save_every=0)
@@ -167,5 +168,5 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch):
     assert resolve_precision("auto", torch) == "bf16" and resolve_precision("fp32", torch) == "fp32"
     with pytest.raises(StudentError, match="precision must be one of auto, fp32, bf16"):
         TrainConfig(precision="fp16")
-    with pytest.raises(StudentError, match="freeze"):
+    with pytest.raises(InvalidValueError, match=r"TrainConfig.freeze must be a number in \[0, 1\), got 1.0"):
         TrainConfig(freeze=1.0)

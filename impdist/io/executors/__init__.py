@@ -28,19 +28,27 @@ def run_shards(stage: StageDir, units: Sequence[Unit], fn: StageFn, *, workers: 
     recorded and the exception propagates with the shard name added as a note. With
     `workers > 1`, `fn` and the payloads must be picklable (module-level functions). Call
     `stage.complete()` after the last `run_shards` of a stage. `executor="ray"` runs the units
-    on `workers` Ray actors (a local cluster, or the one at `ray_address`).
+    on `workers` Ray actors (a local cluster, or the one at `ray_address`). While other shards
+    are to do, this process holds the stage's writer lock until `stage.complete()` (see
+    impdist.io.stage): a second process on the same stage waits, then skips what this one did.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     if executor == "ray":
         ray_executor.require_ray()  # before any work: a missing extra fails the same way every time
-    todo = units_to_run(stage, units)
-    bar = Progress(progress or stage.name, len(units), len(units) - len(todo), quiet)
-    try:
-        if executor == "ray":
-            if todo:
-                ray_executor.run_ray(stage, todo, fn, workers=workers, progress=bar, address=ray_address)
-        else:
-            run_local(stage, todo, fn, workers=workers, progress=bar)
-    finally:
-        bar.close()
+    if not units_to_run(stage, units):
+        return  # all done: nothing to write, so no writer lock (a finished stage in a read-only folder is read)
+    # One process writes a stage: wait for another one writing it (or refuse, --no-wait); a first
+    # write that fails leaves no folder behind.
+    with stage.writing():
+        todo = units_to_run(stage, units)  # again under the lock: what another process did meanwhile is done
+        bar = Progress(progress or stage.name, len(units), unit="shards", initial=len(units) - len(todo),
+                       quiet=quiet)
+        try:
+            if executor == "ray":
+                if todo:
+                    ray_executor.run_ray(stage, todo, fn, workers=workers, progress=bar, address=ray_address)
+            else:
+                run_local(stage, todo, fn, workers=workers, progress=bar)
+        finally:
+            bar.close()

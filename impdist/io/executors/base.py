@@ -8,43 +8,15 @@ manifest (`record`), so rows never cross a process boundary and the manifest has
 """
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from tqdm import tqdm
-
 from impdist.io.stage import StageDir, shard_file
 from impdist.io.writers import ShardInfo, write_rows
+from impdist.progress import Progress
 
 StageFn = Callable[[Any], Iterable[dict]]
 Unit = tuple[str, Any]
-
-
-class Progress:
-    """A shard-counting tqdm bar showing rows and rows/s; silent off a TTY or when quiet."""
-
-    def __init__(self, label: str, total: int, done: int, quiet: bool) -> None:
-        self.bar = tqdm(total=total, initial=done, desc=label, unit="shard", dynamic_ncols=True,
-                        disable=quiet or not sys.stderr.isatty())
-        self.rows, self.start, self.shown = 0, time.monotonic(), 0.0
-
-    def add_rows(self, n: int) -> None:
-        self.rows += n
-        now = time.monotonic()
-        if now - self.shown > 0.5:  # formatting the postfix per row would cost more than the row
-            self.shown = now
-            rate = self.rows / max(now - self.start, 1e-9)
-            self.bar.set_postfix_str(f"{self.rows} rows, {rate:,.0f} rows/s")
-
-    def shard_done(self) -> None:
-        self.shown = 0.0
-        self.add_rows(0)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def counted(rows: Iterable[dict], progress: Progress) -> Iterator[dict]:
@@ -72,7 +44,7 @@ def record(stage: StageDir, shard: str, info: ShardInfo, progress: Progress) -> 
     """Driver side: record a shard a worker finished, and count it."""
     stage.record_shard(shard, info)
     progress.add_rows(info.rows)
-    progress.shard_done()
+    progress.update(1)
 
 
 def units_to_run(stage: StageDir, units: Sequence[Unit]) -> list[Unit]:

@@ -32,7 +32,7 @@ def _run_serial(stage: StageDir, todo: list[Unit], fn: StageFn, progress: Progre
         except BaseException as e:
             note_shard(e, shard, stage)
             raise
-        progress.shard_done()
+        progress.update(1)
 
 
 def _run_pool(stage: StageDir, todo: list[Unit], fn: StageFn, workers: int, progress: Progress) -> None:

@@ -14,6 +14,7 @@ import pytest
 from impdist.io import open_stage
 from impdist.io.atomic import pid_alive
 from impdist.io.executors import run_shards
+from impdist.io.stats import STATS_FILE
 from tests.io import _workers
 from tests.io._workers import fail_on_3, list_rows, make_rows
 
@@ -32,7 +33,7 @@ def _counting(fn):
 
 def _assert_consistent(stage):
     """Manifest and files agree: every recorded shard verifies, no other file, no temp file."""
-    files = {p.name for p in stage.path.iterdir()} - {"manifest.json", ".lock"}
+    files = {p.name for p in stage.path.iterdir()} - {"manifest.json", ".lock", STATS_FILE}
     m = stage.manifest
     assert files == {e["file"] for e in m["shards"].values()}
     assert all(stage.is_done(s) for s in m["shards"])
