@@ -14,11 +14,12 @@ from impdist.errors import MissingExtraError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "models": ("torch", "transformers", "huggingface_hub", "onnxruntime", "optimum", "onnx", "onnx_ir", "gguf",
                "accelerate", "blingfire", "tqdm", "pyarrow"),
-    "filters": ("datasketch", "scipy", "number_parser", "tqdm", "pyarrow"),
+    "serve": ("onnxruntime", "tokenizers", "starlette", "uvicorn", "prometheus_client"),
+    "filters": ("datasketch", "scipy", "number_parser", "tqdm", "pyarrow", "huggingface_hub"),
     "faiss": ("faiss",),
     "report": ("matplotlib",),
     "ray": ("ray",),
-    "hub": ("datasets",),
+    "hub": ("datasets", "huggingface_hub"),
 }
 
 # a top-level module -> the extra that brings it (the first extra that lists it).

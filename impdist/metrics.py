@@ -12,11 +12,29 @@ from typing import Sequence
 import numpy as np
 
 from impdist import kernels
+from impdist.kernels.signature import signature
 from impdist.errors import ImpdistError
 from impdist.judges.embed import pair_similarity
 
 IBLEU_ALPHA = 0.7   # the paper's alpha: copy-the-input on MRPC, BLEU 44.4 -> iBLEU 1.1
 BERT_IBLEU_BETA = 4.0
+
+
+def signatures(task: str, embedder: str | None = None) -> dict[str, str]:
+    """Per metric of `task`, its signature: everything that changes the number (metric, tokenizer,
+    casing, smoothing, references, implementation, version), as sacrebleu prints them; `embedder`
+    names BERT-iBLEU's sentence embeddings (without one there is no BERT-iBLEU)."""
+    if task == "summary":
+        return {k: signature(k, case="mixed", refs="best-f1", stem=False) for k in ("rougeL", "rouge1", "rouge2")}
+    corpus = dict(case="mixed", smooth="none")
+    sigs = {"bleu": signature("bleu", refs="all", **corpus),
+            "self_bleu": signature("bleu", refs="source", **corpus),
+            "ibleu": signature("bleu", alpha=IBLEU_ALPHA, ibleu="yes", refs="all", **corpus)}
+    if embedder is not None:
+        sigs["bert_ibleu"] = signature("bleu", beta=BERT_IBLEU_BETA, bert_ibleu="yes", embedder=embedder,
+                                       case="mixed", smooth="exp", refs="source")
+        sigs["similarity"] = signature("similarity", embedder=embedder)
+    return sigs
 
 
 def compression(srcs: Sequence[str], tgts: Sequence[str]) -> np.ndarray:

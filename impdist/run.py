@@ -5,13 +5,12 @@ tables, a few of the student's paraphrases beside the prompted teacher's, and th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
-
-import click
 
 from impdist.data import resolve as resolve_data
 from impdist.errors import ImpdistError
@@ -29,6 +28,8 @@ from impdist.student.export import export_student
 from impdist.student.meta import STUDENT_FILE, read_meta
 from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
 from impdist.student.train import train
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,10 +63,12 @@ class RunReport:
 
 def _step(report: RunReport, name: str, quiet: bool, fn):
     if not quiet:
-        click.echo(f"impdist run: {name} ...", err=True)
+        _log.info("%s ...", name)
     start = time.monotonic()
     result = fn()
     report.steps.append((name, time.monotonic() - start, str(result)))
+    if not quiet:
+        _log.info("%s done in %.0f s", name, report.steps[-1][1])
     return result
 
 

@@ -13,6 +13,7 @@ twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -31,8 +32,7 @@ from impdist.evaluation.significance import DRAWS, SEED, Bootstrap, Comparison, 
 from impdist.filters.informativeness import most_informative
 from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
 from impdist.judges import embed
-from impdist.kernels import signature
-from impdist.metrics import BERT_IBLEU_BETA, IBLEU_ALPHA, item_stats, metrics_of
+from impdist.metrics import item_stats, metrics_of, signatures
 from impdist.student.codes import EvalControls
 from impdist.student.meta import STUDENT_FILE, read_meta
 from impdist.student.serve import BEST_OF_SAMPLING, Paraphraser
@@ -141,19 +141,6 @@ MAIN = {"paraphrase": ["ibleu", "bert_ibleu", "bleu", "self_bleu", "similarity",
 DECIDING = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
 
 
-def signatures(task: str, embedder: str = DEFAULT_EMBEDDER) -> dict[str, str]:
-    """Per metric of `task`, its signature: everything that changes the number (metric, tokenizer,
-    casing, smoothing, references, implementation, version), as sacrebleu prints them."""
-    if task == "summary":
-        return {k: signature(k, case="mixed", refs="best-f1", stem=False) for k in ("rougeL", "rouge1", "rouge2")}
-    corpus = dict(case="mixed", smooth="none")
-    return {"bleu": signature("bleu", refs="all", **corpus),
-            "self_bleu": signature("bleu", refs="source", **corpus),
-            "ibleu": signature("bleu", alpha=IBLEU_ALPHA, ibleu="yes", refs="all", **corpus),
-            "bert_ibleu": signature("bleu", beta=BERT_IBLEU_BETA, bert_ibleu="yes", embedder=embedder, case="mixed",
-                                    smooth="exp", refs="source"),
-            "similarity": signature("similarity", embedder=embedder)}
-
 LABELS = {"ibleu": "iBLEU", "bert_ibleu": "BERT-iBLEU", "bleu": "BLEU", "self_bleu": "self-BLEU",
           "similarity": "sim. to src", "distinct_2": "distinct-2", "copies": "copies %", "rougeL": "ROUGE-L",
           "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "compression": "compression", "words": "words"}
@@ -229,7 +216,7 @@ def evaluate(
             outputs, seconds = saved["outputs"], saved["seconds"]
         else:
             if not quiet:
-                print(f"evaluate: {system} on {evalset.name} ({len(evalset)} items) ...", flush=True)
+                logging.getLogger(__name__).info("evaluate: %s on %s (%d items) ...", system, evalset.name, len(evalset))
             start = time.perf_counter()
             outputs = produce()
             seconds = time.perf_counter() - start

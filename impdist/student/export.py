@@ -1,7 +1,9 @@
 """`impdist export`: a trained student as a self-contained ONNX directory (optimum's KV-cache graph,
 int8 MatMulNBits weights with --int8: impdist.models.onnx_export builds both, through impdist.models' cache)
-plus its student.json and a model card (README.md). The directory loads with plain optimum /
-onnxruntime, without impdist; the card shows how."""
+plus its student.json and a Hub-ready model card (README.md: YAML metadata with base_model,
+library_name, pipeline_tag and a model-index of the held-out evaluation, built and read back with
+huggingface_hub's ModelCard). The directory loads with plain optimum / onnxruntime, without
+impdist; the card shows how."""
 from __future__ import annotations
 
 import json
@@ -11,12 +13,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from impdist._version import __version__
 from impdist.io import read_jsonl
 from impdist.io.atomic import publish_dir, write_bytes_atomic
-from impdist.metrics import paraphrase_metrics
+from impdist.metrics import paraphrase_metrics, signatures
 from impdist.models import onnx_export as export
+from impdist.models.embedded import hub_model_id
 from impdist.models.names import onnx_model_dir
 from impdist.student.errors import StudentError
 from impdist.student.meta import read_meta, write_meta
@@ -25,6 +29,8 @@ from impdist.student.train import HELDOUT_FILE
 
 CARD = "README.md"
 EVAL_LIMIT = 64  # held-out pairs the exported graph is evaluated on
+LICENSE = "unknown"  # the base model's and the data's terms decide; the user sets it before publishing
+NOT_METRICS = ("pairs", "sentences_per_s", "decoding", "signatures")  # evaluation entries kept out of the model-index
 
 
 @dataclass
@@ -112,7 +118,8 @@ def _evaluate(exported: Path, model: Path, threads: int | None) -> dict | None:
     seconds = time.perf_counter() - start
     scores = {k: round(v, 4) for k, v in paraphrase_metrics(outputs, refs, srcs).items()}
     return {"pairs": len(pairs), **scores, "sentences_per_s": round(len(pairs) / seconds, 2),
-            "decoding": "greedy, batch 32, no control codes but the task"}
+            "decoding": "greedy, batch 32, no control codes but the task",
+            "signatures": signatures("paraphrase")}
 
 
 def _table(rows: dict) -> str:
@@ -121,8 +128,55 @@ def _table(rows: dict) -> str:
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {show(v)} |" for k, v in rows.items()])
 
 
+def _eval_results(meta: dict, task_name: str) -> list[Any]:
+    """The model-index entries: the export's held-out scores (with their signatures when the
+    evaluation recorded them) and the training's held-out loss."""
+    from huggingface_hub import EvalResult  # the models extra brings it
+
+    evaluation = meta["export"].get("evaluation") or {}
+    signatures = evaluation.get("signatures") or {}
+    dataset = {"task_type": "text-generation", "task_name": task_name, "dataset_type": "impdist-heldout",
+               "dataset_name": "the student's held-out pairs", "dataset_split": "heldout"}
+    results = [EvalResult(**dataset, metric_type=k, metric_name=k, metric_value=v, metric_config=signatures.get(k))
+               for k, v in evaluation.items() if k not in NOT_METRICS and isinstance(v, (int, float))]
+    loss = meta.get("evaluation", {}).get("heldout_loss")
+    if loss is not None:
+        results.append(EvalResult(**dataset, metric_type="loss", metric_name="held-out loss per target token",
+                                  metric_value=loss))
+    return results
+
+
+def model_card_data(meta: dict) -> Any:
+    """The README's YAML metadata as a huggingface_hub ModelCardData."""
+    from huggingface_hub import ModelCardData  # the models extra brings it
+
+    tasks = list(meta.get("data", {}).get("tasks", {})) or ["paraphrase"]
+    name = f"impdist student ({', '.join(tasks)})"
+    base = hub_model_id(meta.get("base"))
+    return ModelCardData(
+        model_name=name, base_model=base, library_name="onnx", pipeline_tag="text-generation", language=["en"],
+        license=meta.get("license", LICENSE), eval_results=_eval_results(meta, " and ".join(tasks)) or None,
+        tags=["impdist", "impossible-distillation", "onnx", "optimum", *(["int8"] if meta["export"]["int8"] else []),
+              *("summarization" if t == "summary" else t for t in tasks)],
+        impdist={"version": meta["export"]["impdist"], "base": meta.get("base"), "tasks": tasks,
+                 "quantization": meta["export"]["quantization"]})
+
+
 def model_card(meta: dict) -> str:
-    """The README.md of an exported student: use, prompt format, data, filters, training, evaluation."""
+    """The README.md of an exported student: YAML metadata (model_card_data), then use, prompt
+    format, data, filters, training, evaluation; raises ValueError if huggingface_hub cannot read
+    the metadata back."""
+    from huggingface_hub import ModelCard  # the models extra brings it
+
+    data = model_card_data(meta)
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{_card_body(meta)}")
+    if card.data.to_dict() != data.to_dict():  # what the Hub will parse is what we meant
+        raise ValueError(f"the model card's metadata does not read back: {card.data.to_dict()}")
+    return str(card)
+
+
+def _card_body(meta: dict) -> str:
+    """The Markdown under the card's metadata."""
     ex, data, training = meta["export"], meta.get("data", {}), meta.get("training", {})
     cards = data.get("cards", {})
     fmt = meta["format"]
@@ -181,6 +235,9 @@ def model_card(meta: dict) -> str:
         "## Evaluation", "", _table(evaluation), "",
         "## Export", "", _table({"graph": ex["graph"], "exporter": ex["exporter"], "runtime": ex["runtime"],
                                  "weights": quant, "trained student": ex["source"]}), "",
+        "## Licence", "",
+        f"`{meta.get('license', LICENSE)}`: the base model's licence and the terms of the data it was distilled "
+        "from decide; set them before you publish this model (`impdist push`).", "",
     ]
     return "\n".join(lines)
 

@@ -35,4 +35,4 @@ def test_generate_then_filter_on_the_embedded_models(embedded_cache, tmp_path):
     judged = [r for r in rejected if "judge_fwd" in r["scores"]]
     assert judged and all(-1.0 <= r["scores"]["judge_fwd"] <= 1.0 for r in judged)
     assert np.isclose([r["scores"]["judge_fwd"] for r in judged], [r["scores"]["judge_bwd"] for r in judged]).all()
-    assert (res.dataset_dir / "card.md").exists() and card["histograms"]
+    assert (res.dataset_dir / "README.md").exists() and card["histograms"]

@@ -93,7 +93,7 @@ def test_filter_writes_kept_and_rejected_with_scores_and_a_card(fakes, candidate
     assert "judge_fwd" not in next(r for r in rejected if r["id"] == "c3:0-1")["scores"]  # never judged
     card = json.loads((res.dataset_dir / "card.json").read_text())
     assert card["kept"] == res.kept and card["funnel"][0] == ["pairs", res.kept + res.rejected]
-    assert (res.dataset_dir / "card.md").read_text().startswith("# Dataset card")
+    assert "\n# Dataset card" in (res.dataset_dir / "README.md").read_text()
     assert (res.dataset_dir / "hist_rougeL.png").read_bytes()[:4] == b"\x89PNG"
     assert str(res.card) in str(res)
 

@@ -47,11 +47,13 @@ def test_round_trip_awkward_rows(tmp_path, fmt):
     assert type(back[1]["mix"]) is float and type(back[0]["mix"]) is int
 
 
-def test_parquet_scores_are_a_queryable_map_column(tmp_path):
-    path = write_rows(tmp_path / "s.parquet", ROWS).path
+def test_parquet_scores_are_a_struct_column(tmp_path):
+    rows = [{**r, "scores": s} for r, s in zip(ROWS, ({"nli_fwd": 0.9, "rougeL": 0.4}, {}, {"rougeL": -0.0}))]
+    path = write_rows(tmp_path / "s.parquet", rows).path
     schema = pq.read_schema(path)
-    assert pa.types.is_map(schema.field("scores").type)
+    assert pa.types.is_struct(schema.field("scores").type)  # what `datasets` can load
     assert schema.field("src").type == pa.string()
+    assert list(read_rows(path)) == rows
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])

@@ -38,6 +38,16 @@ def test_the_export_holds_graph_tokenizer_metadata_and_card(exported, trained):
     assert (exported["int8"] / "model.onnx").stat().st_size < (exported["fp32"] / "model.onnx").stat().st_size
 
 
+def test_the_card_is_hub_ready(exported, trained):
+    from huggingface_hub import ModelCard
+
+    data = ModelCard.load(exported["int8"] / "README.md").data
+    assert data.library_name == "onnx" and data.pipeline_tag == "text-generation" and "int8" in data.tags
+    assert data.base_model is None  # the tiny base is a local folder: no Hub id to name
+    evaluation = read_meta(exported["int8"])["export"]["evaluation"]
+    assert {r.metric_type: r.metric_value for r in data.eval_results}["ibleu"] == evaluation["ibleu"]
+
+
 def test_plain_optimum_decodes_what_impdist_decodes(exported):
     from optimum.onnxruntime import ORTModelForCausalLM
     from transformers import AutoTokenizer
