@@ -10,7 +10,8 @@ __all__ = ["ImpdistError", "ImpdistWarning", "Paraphraser", "__version__"]
 
 
 def __getattr__(name: str):
-    """impdist.Paraphraser, imported on first use (it loads torch and the model runtimes)."""
+    """impdist.Paraphraser, imported on first use (it brings the decoding runtime; an export needs
+    ONNX Runtime and tokenizers only, a torch backend loads torch when a student is loaded)."""
     if name == "Paraphraser":
         from impdist.student.serve import Paraphraser
         return Paraphraser

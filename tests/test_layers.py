@@ -17,7 +17,8 @@ EXTENSIONS = {"impdist.kernels._core", "impdist.kernels._cuda"}
 # Lowest first. A module belongs to the layer of the longest prefix that names it; it may import
 # its own layer (without a circle) and the layers below, never one above.
 LAYERS: list[tuple[str, ...]] = [
-    ("impdist._version", "impdist.errors", "impdist.extras", "impdist.tasks"),
+    ("impdist._version", "impdist.errors", "impdist.domains", "impdist.extras", "impdist.tasks", "impdist.logs",
+     "impdist.progress"),
     ("impdist.kernels",),
     ("impdist.io", "impdist.data"),
     ("impdist.io.executors",),
@@ -28,8 +29,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("impdist.generate",),
     ("impdist.filters",),
     ("impdist.student",),
+    ("impdist.serving",),
     ("impdist.evaluation",),
-    ("impdist.distill", "impdist.run_config", "impdist.run", "impdist.cli", "impdist"),
+    ("impdist.distill", "impdist.run_config", "impdist.run", "impdist.hub", "impdist.cli", "impdist"),
 ]
 
 

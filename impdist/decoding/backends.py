@@ -17,7 +17,8 @@ from impdist.decoding.backend import DecoderBackend
 from impdist.decoding.runtime import (BACKENDS, Backend, BackendError, check_backend, default_threads,
                                       set_torch_threads)
 from impdist.models.graph_passes import LOGITS_POSITIONS
-from impdist.models.names import load_causal_lm, load_tokenizer, onnx_load_error, onnx_model_dir
+from impdist.decoding.tokenizer import load_tokenizer
+from impdist.models.names import load_causal_lm, onnx_load_error, onnx_model_dir
 from impdist.models.onnx_export import ONNX_FILE
 
 __all__ = ["BackendError", "TorchBackend", "OnnxBackend", "make_backend", "positions_from_mask",

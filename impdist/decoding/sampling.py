@@ -3,7 +3,8 @@ nucleus (top-p) sampling, one random stream per sequence.
 
 Each sequence draws from its own generator seeded by (seed, sequence key), so a sequence's
 tokens do not depend on which other sequences share its batch or on batch order: a shard can be
-redone alone after a crash and comes out the same.
+redone alone after a crash and comes out the same. numpy only (it ran on torch tensors until 0.2,
+and picks the same tokens: tests/decoding/test_decode.py), so the ONNX path needs no torch.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+from impdist.domains import NON_NEGATIVE_INT, POSITIVE, UNIT
 
 if TYPE_CHECKING:
     from impdist.decoding.extractive import Extractive, State
@@ -28,12 +30,10 @@ class SamplingConfig:
     greedy: bool = False
 
     def __post_init__(self) -> None:
-        if not self.greedy and not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.no_repeat_ngram_size < 0:
-            raise ValueError(f"no_repeat_ngram_size must be >= 0, got {self.no_repeat_ngram_size}")
+        if not self.greedy:  # greedy decoding reads no temperature
+            POSITIVE.check(self.temperature, "temperature")
+        UNIT.check(self.top_p, "top_p")
+        NON_NEGATIVE_INT.check(self.no_repeat_ngram_size, "no_repeat_ngram_size")
 
 
 @dataclass
@@ -77,29 +77,53 @@ def _record(state: SequenceState, token: int, ngram: int) -> None:
             state.seen.setdefault(tuple(toks[-ngram:-1]), set()).add(token)
 
 
-_NUCLEUS_HEAD = 64  # the first look of _nucleus: most rows' nucleus is in their top 64
+# The nucleus is looked for among each row's top 64 tokens, then its top 1024, then all of them:
+# most rows' nucleus lies in their top 64, so most rows never need a sort of the whole vocabulary.
+_NUCLEUS_STEPS = (64, 1024)
 
 
-def _nucleus(probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids and probabilities of the smallest most-likely set with mass >= top_p, for one row.
-
-    Looks at the top 64, then 1024, then all tokens: most rows never need the full sort.
-    """
-    vocab = probs.shape[0]
-    for k in (_NUCLEUS_HEAD, 1024, vocab):
-        k = min(k, vocab)
-        top, ids = torch.topk(probs, k)
-        cum = torch.cumsum(top, 0)
-        if k == vocab or cum[-1] >= top_p:
-            return _cut(ids, top, cum, top_p)
-    raise AssertionError("unreachable")
+def _softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of float32 (B, V) logits, in place (-inf entries get probability 0)."""
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
 
 
-def _cut(ids: torch.Tensor, top: torch.Tensor, cum: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The nucleus of one row from its sorted head (ids, probabilities, their running sum)."""
-    keep = int(torch.searchsorted(cum, torch.tensor(top_p, dtype=cum.dtype)).item()) + 1
-    keep = min(max(keep, 1), len(ids))
-    return ids[:keep], top[:keep]
+def _top(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and probabilities of each row's k most likely tokens, most likely first (ties: lower id
+    first), so the order does not depend on the partition's internals."""
+    ids = np.argpartition(-probs, k - 1, axis=1)[:, :k] if k < probs.shape[1] else \
+        np.broadcast_to(np.arange(probs.shape[1]), probs.shape)
+    top = np.take_along_axis(probs, ids, axis=1)
+    order = np.lexsort((ids, -top), axis=1)
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(top, order, axis=1)
+
+
+def nucleus(probs: np.ndarray, top_p: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per row of float32 (B, V) probabilities: the ids and probabilities of the smallest
+    most-likely set whose mass reaches top_p (all tokens when rounding keeps it short of top_p)."""
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(probs)
+    pending = np.arange(len(probs))
+    vocab = probs.shape[1]
+    for k in (*(k for k in _NUCLEUS_STEPS if k < vocab), vocab):
+        ids, top = _top(probs[pending], k)
+        cum = np.cumsum(top, axis=1)
+        done = cum[:, -1] >= top_p if k < vocab else np.ones(len(pending), dtype=bool)
+        for j in np.flatnonzero(done):
+            keep = min(int(np.searchsorted(cum[j], np.float32(top_p))) + 1, k)
+            out[pending[j]] = (ids[j, :keep], top[j, :keep])
+        pending = pending[~done]
+        if not len(pending):
+            break
+    return out  # type: ignore[return-value]
+
+
+def _draw(ids: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> int:
+    """One token of a nucleus, drawn from the sequence's own random stream."""
+    cum = np.cumsum(p)
+    u = rng.random() * float(cum[-1])
+    return int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])
 
 
 def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingConfig) -> np.ndarray:
@@ -111,9 +135,9 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
         for row, st in enumerate(states):
             _record(st, int(out[row]), n)
         return out
-    x = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32)).clone()
+    x = np.array(logits, dtype=np.float32)  # a copy: the masks below write into it
     if cfg.banned_ids:
-        x[:, list(cfg.banned_ids)] = float("-inf")
+        x[:, list(cfg.banned_ids)] = -np.inf
     if n > 0:
         for row, st in enumerate(states):
             toks = st.tokens()
@@ -124,31 +148,20 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
             else:
                 banned = set()
             if banned:
-                x[row, list(banned)] = float("-inf")
+                x[row, list(banned)] = -np.inf
     if constrained:  # one mask for the batch: True where a constraint forbids the token
-        forbidden = torch.zeros(x.shape, dtype=torch.bool)
+        forbidden = np.zeros(x.shape, dtype=bool)
         for row, st in enumerate(states):
             if st.constraint is not None:
                 forbidden[row] = True
-                forbidden[row, torch.from_numpy(st.constraint.allowed(st.constraint_state, len(st.generated)))] = False
-        x.masked_fill_(forbidden, float("-inf"))
-    out = np.empty(len(states), dtype=np.int64)
+                forbidden[row, st.constraint.allowed(st.constraint_state, len(st.generated))] = False
+        x[forbidden] = -np.inf
     if cfg.greedy:
-        out[:] = torch.argmax(x, dim=1).numpy()
+        out = np.argmax(x, axis=1).astype(np.int64)
     else:
-        probs = torch.softmax(x / cfg.temperature, dim=1)
-        head = _NUCLEUS_HEAD if probs.shape[1] > _NUCLEUS_HEAD else None
-        if head is not None:  # most rows' nucleus lies in their top 64: one topk for the batch
-            top, top_ids = torch.topk(probs, head, dim=1)
-            top_cum = torch.cumsum(top, 1)
-        for row, st in enumerate(states):
-            if head is not None and top_cum[row, -1] >= cfg.top_p:
-                ids, p = _cut(top_ids[row], top[row], top_cum[row], cfg.top_p)
-            else:
-                ids, p = _nucleus(probs[row], cfg.top_p)
-            cum = torch.cumsum(p, 0).numpy()
-            u = st.rng.random() * float(cum[-1])
-            out[row] = int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])
+        x /= np.float32(cfg.temperature)
+        chosen = nucleus(_softmax(x), cfg.top_p)
+        out = np.array([_draw(ids, p, st.rng) for (ids, p), st in zip(chosen, states)], dtype=np.int64)
     for row, st in enumerate(states):
         _record(st, int(out[row]), n)
     return out

@@ -3,29 +3,34 @@ decode loop (impdist.decoding.decode) on any DecoderBackend: torch fp32, ONNX Ru
 int8 (KV cache kept inside the runtime), so every backend gets the same fast loop and sampling.
 
 DIR is a student written by `impdist train` (any backend; ONNX graphs are exported into the
-impdist cache on first use) or by `impdist export` (its own graph, fp32 or int8).
+impdist cache on first use) or by `impdist export` (its own graph, fp32 or int8). An export needs
+neither torch nor transformers (`pip install 'impdist[serve]'`): ONNX Runtime runs the graph, the
+`tokenizers` library reads its tokenizer.json, and best_of's embedder runs in numpy.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from impdist.errors import ImpdistError, MalformedInputError
+from impdist.errors import ImpdistError, MalformedInputError, MissingExtraError
+from impdist.extras import install_hint
 from impdist.decoding.backends import make_backend
 from impdist.decoding.runtime import check_backend
 from impdist.decoding.decode import DecodeJob, decode_by_length
 from impdist.decoding.extractive import Extractive
 from impdist.decoding.sampling import SamplingConfig, newline_token_ids
 from impdist.decoding.seq2seq import Seq2SeqTorchBackend
+from impdist.decoding.tokenizer import has_transformers, load_tokenizer
 from impdist.filters.informativeness import most_informative
 from impdist.io import open_output, read_lines
 from impdist.io.readers import parse_json_object
 from impdist.judges import embed
+from impdist.judges.bert_numpy import load_numpy_embedder
 from impdist.models.embedded import DEFAULT_EMBEDDER
-from impdist.models.names import load_tokenizer
 from impdist.student.codes import EvalControls, check_texts
 from impdist.student.data import prompt_ids
 from impdist.student.errors import StudentError, TextTooLongError
@@ -70,6 +75,9 @@ class Paraphraser:
                                    f"the trained student ({trained}) to run it with {backend!r}")
         backend = backend or "onnx-int8"
         check_backend(backend)
+        if exported is None and not has_transformers():  # a trained student needs torch, even to export it
+            raise MissingExtraError(f"{path} is a trained student, which needs torch and transformers to run or to "
+                                    f"export: {install_hint('models')}; or serve its ONNX export (impdist export)")
         if meta["kind"] == "encoder-decoder":
             if backend != "torch":
                 raise StudentError(f"{path} is an encoder-decoder student, which impdist serves with "
@@ -105,6 +113,7 @@ class Paraphraser:
         max_new_tokens: int | None = None,
         best_of: int = 1,
         embedder: str = DEFAULT_EMBEDDER,
+        stream_keys: Sequence[int] | None = None,
     ) -> list[list[str]]:
         """n outputs per text, in input order. Greedy when n == 1 unless sample=True; sampling
         (top-p, temperature; default SAMPLING) otherwise, each output with its own random stream,
@@ -112,8 +121,13 @@ class Paraphraser:
         its text: whole words of it, in order (impdist.decoding.extractive). best_of > 1 (summaries, n == 1):
         best_of samples compete, and the one that keeps the most meaning for its length under
         `embedder` is returned (impdist.filters.informativeness); they are sampled with
-        BEST_OF_SAMPLING unless temperature or top_p is given."""
+        BEST_OF_SAMPLING unless temperature or top_p is given. stream_keys[i] keys text i's random
+        streams (default i), so texts of several requests decoded together (impdist serve) sample
+        what each request would alone."""
         texts = check_texts(texts)
+        keys = range(len(texts)) if stream_keys is None else list(stream_keys)
+        if len(keys) != len(texts):
+            raise StudentError(f"stream_keys must hold one key per text, got {len(keys)} for {len(texts)} texts")
         if n < 1 or batch_size < 1 or best_of < 1:
             raise StudentError(f"n, batch_size and best_of must be >= 1, got n={n}, batch_size={batch_size}, "
                                f"best_of={best_of}")
@@ -121,7 +135,7 @@ class Paraphraser:
             return self._best_of(texts, best_of, embedder, task=task, n=n, compression=compression,
                                  diversity=diversity, exemplar=exemplar, extractive=extractive, sample=sample,
                                  temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size,
-                                 max_new_tokens=max_new_tokens)
+                                 max_new_tokens=max_new_tokens, stream_keys=keys)
         greedy = (n == 1) if sample is None else not sample
         if greedy and n > 1:
             raise StudentError(f"n={n} greedy outputs would all be the same; pass sample=True")
@@ -136,7 +150,7 @@ class Paraphraser:
         self._check_lengths(prompts, max_new_tokens)
         newlines = self._stop_ids()
         limits = [Extractive.for_text(self.tokenizer, t, self._eos | newlines) if extractive else None for t in texts]
-        jobs = [DecodeJob(p, key=i * n + s, constraint=limits[i]) for i, p in enumerate(prompts) for s in range(n)]
+        jobs = [DecodeJob(p, key=keys[i] * n + s, constraint=limits[i]) for i, p in enumerate(prompts) for s in range(n)]
         generated = decode_by_length(
             self.backend, jobs, cfg, seed=seed, eos_ids=self._eos, pad_id=self._pad, batch_size=batch_size,
             max_new_tokens=lambda b: max_new_tokens or _output_room(max(len(j.prompt) for j in b)),
@@ -160,7 +174,7 @@ class Paraphraser:
         samples = self.generate(texts, task=task, n=best_of, sample=True, **options,
                                 temperature=BEST_OF_SAMPLING[0] if temperature is None else temperature,
                                 top_p=BEST_OF_SAMPLING[1] if top_p is None else top_p)
-        picked = most_informative(embed.load_embedder(embedder), texts, samples)
+        picked = most_informative(load_embedder(embedder), texts, samples)
         return [[p] for p in picked]
 
     def _check_lengths(self, prompts: Sequence[Sequence[int]], max_new_tokens: int | None) -> None:
@@ -192,6 +206,14 @@ class Paraphraser:
         out = self.generate(texts, task="summary", n=n, diversity=diversity, compression=compression,
                             exemplar=exemplar, extractive=extractive, **options)
         return [o[0] for o in out] if n == 1 else out
+
+
+def load_embedder(model: str = DEFAULT_EMBEDDER):
+    """The sentence embedder best_of compares with: impdist.judges.embed's (torch) where torch is
+    installed, else the numpy one of the serving install (the same rows to float32 rounding)."""
+    if importlib.util.find_spec("torch") is not None:
+        return embed.load_embedder(model)
+    return load_numpy_embedder(model)
 
 
 def _output_room(prompt_tokens: int) -> int:

@@ -121,21 +121,59 @@ def test_fake_backend_log_likelihoods_are_log_probabilities():
     assert ll[0, 1] == pytest.approx(logits[5] - np.log(np.exp(logits).sum()), rel=1e-5)
 
 
-def test_the_batched_nucleus_picks_what_the_row_by_row_nucleus_picks():
-    import torch
+def _reference_pick(logits_row: np.ndarray, top_p: float, temperature: float, rng: np.random.Generator) -> int:
+    """Top-p sampling written out plainly: softmax, a full stable sort, the shortest head with
+    mass >= top_p, then the inverse-CDF draw the sampler makes."""
+    x = logits_row.astype(np.float32) / np.float32(temperature)
+    p = np.exp(x - x.max())
+    p /= p.sum()
+    order = np.argsort(-p, kind="stable")
+    cum = np.cumsum(p[order])
+    keep = min(int(np.searchsorted(cum, np.float32(top_p))) + 1, len(order))
+    head = np.cumsum(p[order[:keep]])
+    u = rng.random() * float(head[-1])
+    return int(order[min(int(np.searchsorted(head, u, side="right")), keep - 1)])
 
-    from impdist.decoding.sampling import _nucleus, new_state, select_next
 
+def _nucleus_logits(rows: int, vocab: int) -> np.ndarray:
+    """Peaked, flat, masked and tied rows."""
     rng = np.random.default_rng(0)
-    vocab, rows, top_p, temperature = 3000, 24, 0.9, 1.0
     logits = rng.normal(size=(rows, vocab)).astype(np.float32)
     logits[::3] *= 8.0   # peaked rows: the nucleus lies in the top 64
-    logits[1::3] *= 0.1  # flat rows: it does not, and the full sort is needed
+    logits[1::3] *= 0.1  # flat rows: it does not (the top 1024, or the full sort, is needed)
+    logits[2, : vocab // 2] = -np.inf  # a masked row
+    logits[5, vocab // 4 :] = 4.0  # ties: lower ids first
+    return logits
+
+
+@pytest.mark.parametrize("vocab", [50, 3000])
+def test_the_batched_nucleus_picks_what_a_plain_full_sort_picks(vocab):
+    from impdist.decoding.sampling import new_state, select_next
+
+    rows, top_p, temperature = 24, 0.9, 0.7
+    logits = _nucleus_logits(rows, vocab)
     states = [new_state([1], seed=5, key=k, ngram=0) for k in range(rows)]
     got = select_next(logits.copy(), states, SamplingConfig(temperature=temperature, top_p=top_p))
-    probs = torch.softmax(torch.from_numpy(logits) / temperature, dim=1)
+    want = [_reference_pick(logits[r], top_p, temperature, new_state([1], seed=5, key=r, ngram=0).rng)
+            for r in range(rows)]
+    assert got.tolist() == want
+
+
+def test_the_numpy_sampler_picks_what_torchs_softmax_and_sort_pick():
+    """The sampler was torch before it was numpy: the same logits, seeds and settings pick the
+    same tokens, so runs made with the torch sampler are reproduced."""
+    torch = pytest.importorskip("torch")
+    from impdist.decoding.sampling import new_state, select_next
+
+    rows, top_p = 24, 0.9
+    logits = _nucleus_logits(rows, 3000)
+    got = select_next(logits.copy(), [new_state([1], seed=5, key=k, ngram=0) for k in range(rows)],
+                      SamplingConfig(temperature=1.0, top_p=top_p))
+    probs = torch.softmax(torch.from_numpy(logits), dim=1)
     for row in range(rows):
-        ids, p = _nucleus(probs[row], top_p)
-        cum = torch.cumsum(p, 0).numpy()
-        u = new_state([1], seed=5, key=row, ngram=0).rng.random() * float(cum[-1])
-        assert got[row] == int(ids[min(int(np.searchsorted(cum, u, side="right")), len(cum) - 1)])
+        top, ids = torch.sort(probs[row], descending=True, stable=True)
+        cum = torch.cumsum(top, 0)
+        keep = min(int(torch.searchsorted(cum, torch.tensor(top_p)).item()) + 1, len(ids))
+        head = torch.cumsum(top[:keep], 0).numpy()
+        u = new_state([1], seed=5, key=row, ngram=0).rng.random() * float(head[-1])
+        assert got[row] == int(ids[min(int(np.searchsorted(head, u, side="right")), keep - 1)])

@@ -17,6 +17,7 @@
 #   5. unless IMPDIST_WHEEL_TEST_PIP_INSTALL=0: `pip install <clean copy>` (what `pip install .`
 #      does: a PEP 517 build from source) into a second fresh venv: no torch, transformers,
 #      onnxruntime, faiss there either, and the same numbers.
+#   6. with IMPDIST_WHEEL_TEST_SERVE=1, tests/install/check_serve.sh on the same wheel (the [serve] install).
 # Environment: PY, the dev venv's python (default .venv/bin/python; it needs the `build` package,
 # in the [dev] extra); IMPDIST_CUDA as for setup.py (unset: CUDA built when nvcc is found);
 # IMPDIST_WHEEL_TEST_KEEP=1 keeps the temporary folder. Not a pytest module.
@@ -158,6 +159,14 @@ if [[ ${IMPDIST_WHEEL_TEST_PIP_INSTALL:-1} != 0 ]]; then
   numbers pip_install "$TMP/venv2/bin/python"
   same wheel pip_install
   compared="$compared, pip install ."
+fi
+
+# 6. With IMPDIST_WHEEL_TEST_SERVE=1: the serving install of the same wheel (tests/install/check_serve.sh:
+#    WHEEL[serve] in a third fresh venv, no torch or transformers, `impdist serve` asked with curl).
+if [[ ${IMPDIST_WHEEL_TEST_SERVE:-0} == 1 ]]; then
+  step "the serving install: tests/install/check_serve.sh on this wheel"
+  IMPDIST_WHEEL=$WHEEL PY=$PY bash "$REPO/tests/install/check_serve.sh" || fail "check_serve.sh (above)"
+  compared="$compared; serving install checked"
 fi
 
 echo "wheel-test: ok ($WHEEL_NAME, $(du -h "$WHEEL" | cut -f1), CUDA extension: $HAS_CUDA;" \
