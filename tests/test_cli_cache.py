@@ -7,30 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
 
-from impdist.cli import main
 from impdist.io import cache
 from tests.student.conftest import make_pairs, write_jsonl
+from tests.test_bad_input import impdist  # noqa: F401 (fixture: `impdist ARGS` in this process)
 from tests.tiny_models import tiny_llama_dir
 
 IMPDIST = str(Path(sys.executable).parent / "impdist")
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _impdist(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `impdist ARGS` run in this process as the console script runs it."""
-    monkeypatch.setattr(sys, "argv", ["impdist", *args])
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _entry(cache_root: Path, name: str, size: int) -> Path:
@@ -43,35 +31,35 @@ def _entry(cache_root: Path, name: str, size: int) -> Path:
     return cache_root / "onnx" / f"{name}-k"
 
 
-def test_cache_list_and_prune(cache_root, capsys, monkeypatch):
-    code, out, _ = _impdist(capsys, monkeypatch, "cache", "list")
+def test_cache_list_and_prune(cache_root, impdist, monkeypatch):
+    code, out, _ = astuple(impdist("cache", "list"))
     assert code == 0 and out.splitlines()[-1].startswith(f"0 B in 0 entries under {cache_root} (limit 20.0 GB")
     assert not cache_root.exists()  # listing makes nothing
     old, mid, new = (_entry(cache_root, name, size) for name, size in (("old", 3000), ("mid", 2000), ("new", 1000)))
-    code, out, _ = _impdist(capsys, monkeypatch, "cache", "list")
+    code, out, _ = astuple(impdist("cache", "list"))
     lines = out.splitlines()
     assert code == 0 and [line.split()[-1] for line in lines[1:4]] == ["onnx/old-k", "onnx/mid-k", "onnx/new-k"]
     assert lines[4].startswith("6.0 kB in 3 entries")
-    code, out, _ = _impdist(capsys, monkeypatch, "cache", "prune", "--to", "3.5kB")
+    code, out, _ = astuple(impdist("cache", "prune", "--to", "3.5kB"))
     assert code == 0 and out.strip() == "removed 1 entries (3.0 kB); the cache holds 3.0 kB in 2 entries"
     assert not old.exists() and mid.is_dir() and new.is_dir()
     monkeypatch.setenv(cache.LIMIT_ENV, "1500")
-    code, out, _ = _impdist(capsys, monkeypatch, "cache", "prune")  # to the limit
+    code, out, _ = astuple(impdist("cache", "prune"))  # to the limit
     assert code == 0 and not mid.exists() and new.is_dir()
-    code, out, _ = _impdist(capsys, monkeypatch, "cache", "prune", "--all")
+    code, out, _ = astuple(impdist("cache", "prune", "--all"))
     assert code == 0 and out.startswith("removed 1 entries (1.0 kB)") and not new.exists()
 
 
 @pytest.mark.parametrize("args,part", [(("--to", "lots"), "Invalid value for '--to': 'lots' is not a size"),
                                        (("--to", "1GB", "--all"), "give --to SIZE or --all, not both")])
-def test_bad_prune_options(cache_root, capsys, monkeypatch, args, part):
-    code, out, err = _impdist(capsys, monkeypatch, "cache", "prune", *args)
+def test_bad_prune_options(cache_root, impdist, args, part):
+    code, out, err = astuple(impdist("cache", "prune", *args))
     assert code == 2 and part in err and "Traceback" not in err
 
 
-def test_a_bad_limit_is_one_line(cache_root, capsys, monkeypatch, tmp_path):
+def test_a_bad_limit_is_one_line(cache_root, impdist, monkeypatch):
     monkeypatch.setenv(cache.LIMIT_ENV, "20 gigs")
-    code, _, err = _impdist(capsys, monkeypatch, "cache", "list")
+    code, _, err = astuple(impdist("cache", "list"))
     assert code == 1 and err == "impdist: error: IMPDIST_CACHE_LIMIT='20 gigs': '20 gigs' is not a size; write e.g. " \
                                 "20GB, 500MB or 1.5GiB, or 'none' for no limit\n"
 
