@@ -24,8 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from impdist.cli import _InDomain, cli, main
+from impdist.cli import _InDomain, main
 from impdist.domains import Domain
+from tests.test_validation import _commands  # every command of the CLI, with its path
 from tests.test_bad_input import Result, llama, pairs, refused, root, trained, tree, write  # noqa: F401 (fixtures)
 
 BUDGET = int(os.environ.get("IMPDIST_FUZZ_EXAMPLES", "40"))
@@ -105,14 +106,6 @@ def report_cases():
 
 
 # --- 1. every option with a domain or a choice, given a value outside it --------------------------
-
-def _commands(group: click.Group = cli, path: tuple[str, ...] = ()):
-    for name, command in sorted(group.commands.items()):
-        if isinstance(command, click.Group):
-            yield from _commands(command, (*path, name))
-        else:
-            yield (*path, name), command
-
 
 def _required(path: tuple[str, ...], ws: Path) -> list[str]:
     """Valid values of a command's required options, so that the fuzzed flag is what fails."""
