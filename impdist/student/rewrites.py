@@ -5,6 +5,7 @@ filter chain pairs with pairing="source". Two kinds of rewriter share this stage
 (impdist.generate.prompted; `impdist run`'s rewrite step)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Iterator, Sequence
 
 from impdist.errors import ImpdistError
 from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
-from impdist.io import StageDir
+from impdist.io import StageDir, canonical_json
 from impdist.io.cache import dir_identity
 from impdist.io.executors import run_shards
 from impdist.domains import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, THREADS, UNIT, check_fields, setting
@@ -100,11 +101,13 @@ def sample_rewrites(folder: Path, rewriter: str, sources: Sequence[dict], task: 
                     inputs: dict, round_: int = 0, quiet: bool = False) -> StageDir:
     """The candidates stage under `folder`: `sampling.samples` rewrites of every source
     ({"src", "context_id"}) by `rewriter`; resumable shard by shard. `inputs` names what the
-    sources came from, so other sources make another stage."""
+    sources came from; the sources' own hash is added, so other sources (fewer of them, too)
+    make another stage instead of reading a larger one's shards."""
     if not sources:
         raise ImpdistError(f"no sources to rewrite for {task}")
     config = RewritesConfig(round_, task, rewriter, sampling)
-    stage = config.open(folder, inputs={**inputs, "rewriter": rewriter_identity(rewriter)})
+    listed = hashlib.sha256(canonical_json(list(sources)).encode()).hexdigest()[:16]
+    stage = config.open(folder, inputs={**inputs, "rewriter": rewriter_identity(rewriter), "sources": listed})
     units = [(f"{i // SOURCES_PER_SHARD:06d}", RewritesPayload(config, i, list(sources[i : i + SOURCES_PER_SHARD])))
              for i in range(0, len(sources), SOURCES_PER_SHARD)]
     run_shards(stage, units, rewrites_shard, progress=f"{task}: rewrite", quiet=quiet)

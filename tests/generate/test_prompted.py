@@ -79,6 +79,11 @@ def test_rewrites_stage_samples_each_source_once_and_resumes(teacher_dir, tmp_pa
     again = sample_rewrites(tmp_path, PROMPTED + str(teacher_dir), sources, "paraphrase", sampling,
                             inputs={"test": 1}, quiet=True)
     assert again.path == stage.path
+    monkeypatch.undo()
+    # Fewer sources from the same inputs are another stage, never the larger one's shards.
+    fewer = sample_rewrites(tmp_path, PROMPTED + str(teacher_dir), sources[:2], "paraphrase", sampling,
+                            inputs={"test": 1}, quiet=True)
+    assert fewer.path != stage.path and [r["y_orig"] for r in StageDir(fewer.path).iter_rows()] == SOURCES[:2]
     with pytest.raises(ImpdistError, match="no sources"):
         sample_rewrites(tmp_path, PROMPTED + str(teacher_dir), [], "summary", sampling, inputs={}, quiet=True)
 
