@@ -186,13 +186,18 @@ def _export(student: Path, out: Path) -> str:
 
 
 def rewrite_sources_of(candidates_dir: Path, n: int) -> list[dict]:
-    """The first n distinct full sentences (6 words or more) the teacher wrote as y_orig, in
-    context order, as rewrite sources."""
+    """The first n distinct full sentences (6 words or more) the teacher wrote, as rewrite
+    sources: every context's y_orig in context order, then its sampled continuations (a run has
+    as many contexts as y_origs, but several times as many continuations, so a larger
+    rewrite_sources does not need more generation)."""
+    rows = list(StageDir(candidates_dir).iter_rows())
+    written = [(row["y_orig"], f"rw:{row['context_id']}") for row in rows]
+    written += [(c, f"rw:{row['context_id']}.{j}") for row in rows for j, c in enumerate(row["candidates"])]
     seen: dict[str, dict] = {}
-    for row in StageDir(candidates_dir).iter_rows():
-        src = row["y_orig"].strip()
+    for text, context_id in written:
+        src = text.strip()
         if len(src.split()) >= 6 and src not in seen:
-            seen[src] = {"src": src, "context_id": f"rw:{row['context_id']}"}
+            seen[src] = {"src": src, "context_id": context_id}
             if len(seen) == n:
                 break
     return list(seen.values())
