@@ -207,6 +207,9 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 @click.option("--config", "config_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="A run.json an earlier run wrote (or a JSON object of some settings): repeat that run. "
                    "Flags given here override it.")
+@click.option("--preset", default=None, metavar="NAME",
+              help="Start from a named configuration: default (`make run`) or large (the README's scale curve; "
+                   "hours on 2 CPU cores). Flags given here override it.")
 @click.option("--print-config", is_flag=True, help="Print the resolved configuration as JSON and exit.")
 @click.option("--teacher", default=None, help="Embedded name, local directory or hub id.")
 @_setting("--contexts", domain=POSITIVE_INT, default=None, help="News-prefix contexts to generate.")
@@ -228,7 +231,7 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
 @_executor_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @_no_wait_option
-def run_command(out: Path, config_file: Path | None, print_config: bool, show: int, workers: int, executor: str,
+def run_command(out: Path, config_file: Path | None, preset: str | None, print_config: bool, show: int, workers: int, executor: str,
                 ray_address: str | None, quiet: bool, **flags) -> None:
     """The whole job on the embedded defaults: generate, judge, filter, train, export, evaluate, report.
 
@@ -238,9 +241,13 @@ def run_command(out: Path, config_file: Path | None, print_config: bool, show: i
     import json
 
     from impdist.run import run  # the model stack: loaded per command
-    from impdist.run_config import RunConfig, read_run_config  # the model stack: loaded per command
+    from impdist.run_config import PRESETS, RunConfig, preset as named, read_run_config  # the model stack
 
-    config = read_run_config(config_file) if config_file is not None else RunConfig()
+    if preset is not None and config_file is not None:
+        raise click.UsageError("give --preset or --config, not both")
+    if preset is not None and preset not in PRESETS:
+        raise click.BadParameter(f"{preset!r} is no preset; choose from {', '.join(PRESETS)}", param_hint="--preset")
+    config = read_run_config(config_file) if config_file is not None else named(preset) if preset else RunConfig()
     overrides = {k: v for k, v in flags.items() if v is not None}
     if "tasks" in overrides:
         chosen = tuple(t.strip() for t in overrides["tasks"].split(",") if t.strip())

@@ -134,8 +134,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
     values: dict[str, Any] = {}
     for name, value in data.items():
         key = f"{where}.{name}"
+        # A nested section given in part keeps the run's defaults for the keys it leaves out.
         if cls is RunConfig and name in _NESTED:
-            values[name] = _build(_NESTED[name], value, key)
+            values[name] = _build(_NESTED[name], _over(getattr(cls(), name), value), key)
         elif cls is RunConfig and name in _MAPPED:
             if not isinstance(value, Mapping):
                 raise ImpdistError(f"{key}: expected an object of task -> settings")
@@ -143,7 +144,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
             for task, v in value.items():
                 if isinstance(v, Mapping) and "task" in {f.name for f in fields(_MAPPED[name])}:
                     v = {"task": task, **v}
-                merged[task] = _build(_MAPPED[name], v, f"{key}.{task}")
+                merged[task] = _build(_MAPPED[name], _over(merged.get(task), v), f"{key}.{task}")
             values[name] = merged
         elif cls is RunConfig and name == "tasks":
             if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
@@ -159,6 +160,14 @@ def _build(cls: type, data: Any, where: str) -> Any:
         return cls(**values)
     except (ValueError, ImpdistError) as e:  # the configs' own domain checks, named by where they are
         raise ImpdistError(f"{where}: {e}") from None
+
+
+def _over(default: Any, given: Any) -> Any:
+    """The given JSON object over a default section's fields (given as is when it is no object,
+    or there is no default, for _build to refuse or take whole)."""
+    if default is None or not isinstance(given, Mapping):
+        return given
+    return {**json.loads(json.dumps(asdict(default))), **given}
 
 
 def _scalar(value: Any, f: Any, key: str) -> Any:
@@ -203,6 +212,31 @@ def _check(c: RunConfig) -> None:
     for task, f in c.filters.items():
         if f.task != task:
             raise bad(f"filters.{task}.task", f"{task!r}, the task it is listed under")
+
+
+# Named starting points for `impdist run --preset NAME`: settings over RunConfig's defaults
+# (`default` is `make run`). `large` scales the data the curve in the README measured
+# (experiments/curve.py): 4x the contexts, 8x the rewrite sources and twice the paraphrase
+# samples per source, trained by epochs instead of a time budget, scored on every Google item;
+# hours on 2 CPU cores, minutes on a GPU.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "large": {
+        "contexts": 1024,
+        "rewrite_sources": 2048,
+        "rewrites": {"paraphrase": {"samples": 8}},
+        "student": {"epochs": 3.0},
+        "train_minutes": None,
+        "eval_sets": {"mrpc-eval": 1095, "google-compression-dev": 1000},
+    },
+}
+
+
+def preset(name: str) -> RunConfig:
+    """The config of a named preset (PRESETS)."""
+    if name not in PRESETS:
+        raise ImpdistError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return RunConfig.from_json(PRESETS[name], where=f"preset {name}")
 
 
 def read_run_config(path: str | os.PathLike) -> RunConfig:
