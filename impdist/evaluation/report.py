@@ -137,6 +137,39 @@ def metric_bars_png(names: Sequence[str], values: dict[str, Sequence[float]], ti
     return path
 
 
+def scale_curve_png(rows: Sequence[dict], path: Path) -> Path:
+    """The student's deciding scores (with their 95% intervals; a second one on the right axis)
+    against its data, as multiples of the run's (experiments/curve.py's rows), with the prompted
+    teacher's score on the first, decoded as the student is."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from impdist.evaluation.evaluate import LABELS
+
+    x = [r["scale"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.4), dpi=100)
+    metrics = list(rows[0]["scores"])[:2]
+    for i, metric in enumerate(metrics):
+        axis = ax if i == 0 else ax.twinx()
+        v = [r["scores"][metric] for r in rows]
+        label = f"student {LABELS.get(metric, metric)}"
+        axis.errorbar(x, [p[0] for p in v], yerr=[[p[0] - p[1] for p in v], [p[2] - p[0] for p in v]], marker="o",
+                      capsize=3, color=f"C{i}", label=label)
+        axis.set_ylabel(label, color=f"C{i}")
+    teacher = [r["scores"][metrics[0]][0] - r["vs_teacher"]["diff"] for r in rows]
+    ax.plot(x, teacher, linestyle="--", color="C0", alpha=0.6, label=f"teacher {LABELS.get(metrics[0], metrics[0])}")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(x, [f"{k}x" for k in x])
+    ax.set_xlabel("rewrite data (sources x samples), multiple of make run's")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
 def write_report(folder: str | os.PathLike, blocks: Sequence[Block], title: str) -> tuple[Path, Path]:
     """Write report.md and report.html into `folder`; returns their paths."""
     folder = Path(folder)

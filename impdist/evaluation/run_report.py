@@ -1,6 +1,7 @@
 """The report of a whole run (`impdist run`): what each step did and how long it took, the
 datasets (funnel, histograms), the student's training curve, the metric tables against the
-baselines and the paper, and example outputs; written as report.md + report.html."""
+baselines and the paper, the experiments run on the run folder (experiments/: ablation, scale
+curve, self-distillation rounds), and example outputs; written as report.md + report.html."""
 from __future__ import annotations
 
 import json
@@ -8,11 +9,16 @@ from pathlib import Path
 from typing import Sequence
 
 from impdist.evaluation.evaluate import LABELS, Evaluation
-from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, training_curve_png,
-                                       write_report)
+from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, scale_curve_png,
+                                       training_curve_png, write_report)
 from impdist.student.meta import read_meta
 
 EXAMPLES = 8
+# The experiments' results beside a run (experiments/*.py write RUN/FOLDER/NAME.json, FOLDER
+# being NAME by default): each one's title and the key that labels its rows.
+EXPERIMENTS = {"ablation": ("Ablation: which pairs teach the student", "mix"),
+               "curve": ("Quality against data", "scale"),
+               "rounds": ("Self-distillation rounds", "round")}
 BAR_METRICS = {"paraphrase": ("ibleu", "bert_ibleu"), "summary": ("rougeL",)}
 
 
@@ -57,6 +63,42 @@ def _examples(ev: Evaluation, srcs: Sequence[str], refs: Sequence[Sequence[str]]
     return Table(header, rows)
 
 
+def _interval(v: Sequence[float]) -> str:
+    return f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}]"
+
+
+def _experiment_blocks(out: Path, assets: Path) -> list[Block]:
+    """A table per experiment found beside the run (student rows with their deciding scores and
+    intervals, the paired test against the prompted teacher decoded as the student is, and the
+    seconds of each row's steps), the curve plotted."""
+    blocks: list[Block] = []
+    for name, (title, label) in EXPERIMENTS.items():
+        for path in sorted(out.glob(f"*/{name}.json")):
+            found = json.loads(path.read_bytes())
+            rows = found["rows"]
+            if not rows:
+                continue
+            scores = list(rows[0]["scores"])
+            shown = [k for k in ("copies", "compression") if k in rows[0]]
+            blocks += [Heading(f"{title} ({rel(path, out)})"),
+                       Para(f"{found['data']}, {found.get('limit') or 'all'} items; [low, high]: 95% bootstrap "
+                            f"intervals; the difference from {rows[0]['vs_teacher']['baseline']} is a paired "
+                            "bootstrap.")]
+            table = []
+            for r in rows:
+                t = r["vs_teacher"]
+                seconds = sum(v for k, v in r.items() if k.endswith("_s"))
+                table.append([str(r[label]), str(r.get("pairs") or ""), str(r.get("steps") or ""),
+                              *(_interval(r["scores"][m]) for m in scores), *(f"{r[k]:.2f}" for k in shown),
+                              f"{t['diff']:+.2f} [{t['ci'][0]:+.2f}, {t['ci'][1]:+.2f}]", f"{seconds:.0f}"])
+            blocks.append(Table([label, "pairs", "steps", *(LABELS[m] for m in scores), *(LABELS[k] for k in shown),
+                                 f"{LABELS[scores[0]]} − teacher", "seconds"], table))
+            if name == "curve":
+                png = scale_curve_png(rows, assets / f"{path.parent.name}.png")
+                blocks.append(Image(rel(png, out), "quality against data"))
+    return blocks
+
+
 def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], datasets: dict[str, Path],
                      student: Path | None, evaluations: Sequence[tuple[Evaluation, list[str], list[list[str]]]]) -> Path:
     """Write out/report.{md,html} (plots beside them in out/report/); returns the HTML path."""
@@ -91,6 +133,7 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
                         f"{training.get('precision')}, {training.get('frozen_blocks')} frozen blocks.")]
         if png is not None:
             blocks.append(Image(rel(png, folder), "training curve"))
+    blocks += _experiment_blocks(out, assets)
     blocks.append(Heading("Examples"))
     for ev, srcs, refs in evaluations:
         blocks += [Heading(ev.set, 3), _examples(ev, srcs, refs)]

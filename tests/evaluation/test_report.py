@@ -69,3 +69,28 @@ def test_run_report_has_results_verdicts_datasets_training_and_examples(tmp_path
     assert "![training curve](report/training_curve.png)" in md
     assert f"| {SRCS[0]} | {REFS[0][0]} | {REFS[0][0]} | unrelated words 0 |" in md
     assert (tmp_path / "report" / "metrics_set-summary.png").read_bytes().startswith(PNG)
+
+
+def _experiment_row(label: str, value, ibleu: float, diff: float) -> dict:
+    return {label: value, "pairs": 76, "steps": 40, "train_s": 200, "eval_s": 100, "task": "paraphrase",
+            "scores": {"ibleu": [ibleu, ibleu - 0.5, ibleu + 0.5], "bert_ibleu": [62.5, 61.0, 64.0]}, "copies": 9.5,
+            "vs_teacher": {"baseline": "teacher, prompted", "metric": "ibleu", "diff": diff,
+                           "ci": [diff - 0.4, diff + 0.4], "p": 0.001}}
+
+
+def test_run_report_shows_the_experiments_beside_the_run_with_the_curve_plotted(tmp_path):
+    (tmp_path / "curve").mkdir()
+    (tmp_path / "curve" / "curve.json").write_text(json.dumps(
+        {"data": "mrpc-eval", "limit": 1095, "rows": [_experiment_row("scale", 1, 4.68, 1.03),
+                                                      _experiment_row("scale", 2, 5.0, 1.36)]}))
+    (tmp_path / "rounds").mkdir()
+    (tmp_path / "rounds" / "rounds.json").write_text(json.dumps(
+        {"data": "mrpc-eval", "limit": None, "rows": [_experiment_row("round", 0, 4.68, 1.03)]}))
+    write_run_report(tmp_path, [], {}, None, [])
+    md = (tmp_path / "report.md").read_text()
+    assert "## Quality against data (curve/curve.json)" in md and "mrpc-eval, 1095 items" in md
+    assert "| 2 | 76 | 40 | 5.00 [4.50, 5.50] | 62.50 [61.00, 64.00] | 9.50 | +1.36 [+0.96, +1.76] | 300 |" in md
+    assert "| scale | pairs | steps | iBLEU | BERT-iBLEU | copies % | iBLEU − teacher | seconds |" in md
+    assert "## Self-distillation rounds (rounds/rounds.json)" in md and "mrpc-eval, all items" in md
+    assert "Ablation" not in md
+    assert (tmp_path / "report" / "curve.png").read_bytes().startswith(PNG)
