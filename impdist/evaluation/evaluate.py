@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -231,15 +231,19 @@ def evaluate(
         return result
 
     results = []
-    for name, folder in students:
-        name += ", extractive" * controls.extractive + f", best of {controls.best_of}" * (controls.best_of > 1)
-        ident = {"student": dir_identity(folder), "backend": backend, "controls": controls.as_controls()}
-        results.append(run(name, ident, lambda folder=folder: _student_outputs(folder, evalset, backend, controls,
-                                                                               embedder, batch_size, threads)))
+    # A best-of-N student is also scored with one greedy answer under the same controls, so each of
+    # its two decodings meets the teacher decoded the same way; the asked-for decoding comes last.
+    decodings = [replace(controls, best_of=1), controls] if controls.best_of > 1 else [controls]
+    for student, folder in students:
+        for c in decodings:
+            name = student + ", extractive" * c.extractive + f", best of {c.best_of}" * (c.best_of > 1)
+            ident = {"student": dir_identity(folder), "backend": backend, "controls": c.as_controls()}
+            results.append(run(name, ident, lambda folder=folder, c=c: _student_outputs(folder, evalset, backend, c,
+                                                                                     embedder, batch_size, threads)))
     if "copy" in baselines:
         results.append(run("copy-the-input", {}, lambda: base.copy_input(evalset.srcs)))
     if "truncate" in baselines and evalset.task == "summary":
-        words = round(results[len(students) - 1].metrics["words"]) if students else 10
+        words = round(results[len(students) * len(decodings) - 1].metrics["words"]) if students else 10
         results.append(run(f"first {words} words", {"words": words},
                            lambda: base.truncate(evalset.srcs, max(1, words))))
     if "teacher" in baselines:

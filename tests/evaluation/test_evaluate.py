@@ -84,14 +84,18 @@ def test_cli_json_prints_one_object(trained, evalset):
     assert got["set"] == "set.jsonl" and set(got["systems"]) == {"student", "copy-the-input"}
 
 
-def test_a_best_of_student_is_named_by_it_and_matched_by_truncation(trained, evalset, monkeypatch):
+def test_a_best_of_student_is_named_by_it_scored_greedy_too_and_matched_by_truncation(trained, evalset,
+                                                                                      monkeypatch):
     from tests.student.test_serve import WordsEmbedder
 
     monkeypatch.setattr("impdist.judges.embed.load_embedder", lambda *a: WordsEmbedder())
     ev = evaluate(trained, evalset, task="summary", baselines=["truncate"], backend="torch", threads=1,
                   controls={"extractive": True, "best_of": 3})  # a dict of the same keys is taken too
-    assert ev.systems[0].system == "student, extractive, best of 3"
-    assert ev.systems[1].system == f"first {round(ev.systems[0].metrics['words'])} words"
+    # The greedy answer under the same controls first, then the asked-for choice, which truncation matches.
+    assert [s.system for s in ev.systems[:2]] == ["student, extractive", "student, extractive, best of 3"]
+    assert ev.systems[2].system == f"first {round(ev.systems[1].metrics['words'])} words"
+    tested = {(c.system, c.baseline) for c in ev.comparisons()}
+    assert ("student, extractive", ev.systems[2].system) in tested
 
 
 def test_the_cli_hands_every_control_to_evaluate(monkeypatch, evalset):
