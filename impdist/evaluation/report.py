@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Mapping, Sequence, Union
 
 from impdist.io.atomic import write_bytes_atomic
 
@@ -137,15 +137,13 @@ def metric_bars_png(names: Sequence[str], values: dict[str, Sequence[float]], ti
     return path
 
 
-def scale_curve_png(rows: Sequence[dict], path: Path) -> Path:
+def scale_curve_png(rows: Sequence[dict], path: Path, labels: Mapping[str, str]) -> Path:
     """The student's deciding scores (with their 95% intervals; a second one on the right axis)
     against its data, as multiples of the run's (experiments/curve.py's rows), with the prompted
-    teacher's score on the first, decoded as the student is."""
+    teacher's score on the first, decoded as the student is. `labels`: metric key -> its name."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from impdist.evaluation.evaluate import LABELS
 
     x = [r["scale"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.4), dpi=100)
@@ -153,12 +151,12 @@ def scale_curve_png(rows: Sequence[dict], path: Path) -> Path:
     for i, metric in enumerate(metrics):
         axis = ax if i == 0 else ax.twinx()
         v = [r["scores"][metric] for r in rows]
-        label = f"student {LABELS.get(metric, metric)}"
+        label = f"student {labels.get(metric, metric)}"
         axis.errorbar(x, [p[0] for p in v], yerr=[[p[0] - p[1] for p in v], [p[2] - p[0] for p in v]], marker="o",
                       capsize=3, color=f"C{i}", label=label)
         axis.set_ylabel(label, color=f"C{i}")
     teacher = [r["scores"][metrics[0]][0] - r["vs_teacher"]["diff"] for r in rows]
-    ax.plot(x, teacher, linestyle="--", color="C0", alpha=0.6, label=f"teacher {LABELS.get(metrics[0], metrics[0])}")
+    ax.plot(x, teacher, linestyle="--", color="C0", alpha=0.6, label=f"teacher {labels.get(metrics[0], metrics[0])}")
     ax.set_xscale("log", base=2)
     ax.set_xticks(x, [f"{k}x" for k in x])
     ax.set_xlabel("rewrite data (sources x samples), multiple of make run's")

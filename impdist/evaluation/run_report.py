@@ -94,7 +94,7 @@ def _experiment_blocks(out: Path, assets: Path) -> list[Block]:
             blocks.append(Table([label, "pairs", "steps", *(LABELS[m] for m in scores), *(LABELS[k] for k in shown),
                                  f"{LABELS[scores[0]]} − teacher", "seconds"], table))
             if name == "curve":
-                png = scale_curve_png(rows, assets / f"{path.parent.name}.png")
+                png = scale_curve_png(rows, assets / f"{path.parent.name}.png", LABELS)
                 blocks.append(Image(rel(png, out), "quality against data"))
     return blocks
 
