@@ -50,7 +50,13 @@ FUZZ_EXAMPLES ?= 1100
 fuzz: install
 	IMPDIST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IMPDIST_FUZZ_RANDOM=1 $(PY) -m pytest -q -s -p no:cacheprovider tests/test_cli_fuzz.py
 
-bench: install
+# The peers the benchmarks time beside impdist (the [bench] extra: rensa, rouge-score-rs, ...);
+# a peer that is missing is reported and its rows skipped.
+$(VENV)/.bench: $(VENV)/.deps
+	$(PIP) install --quiet --no-build-isolation -e '.[all,dev,bench]'
+	touch $@
+
+bench: install $(VENV)/.bench
 	$(PY) bench/bench_kernels.py
 	$(PY) bench/bench_filter.py
 

@@ -108,15 +108,17 @@ TokenizedBatch tokenize_batch(int64_t n, int threads, ItemFn&& item, int64_t* dr
 
 }  // namespace
 
-int64_t rouge_stats(const Strs& cands, const Strs& refs, int order, bool stem, int threads, int64_t* out) {
+int64_t rouge_stats(const Strs& cands, const Strs& refs, const std::vector<int32_t>& orders, bool stem,
+                    int threads, int64_t* out) {
   int64_t dropped = 0;
+  const int32_t K = int32_t(orders.size());
   parallel_for_items<LexWork>(
       int64_t(cands.size()), threads,
       [&](LexWork& w, int64_t i) {
         rouge_item(cands[i], refs[i], stem, w);
         const int64_t len0 = w.seg[1], len1 = w.seg[2] - w.seg[1];
-        void* s = w.scratch_bytes(rouge_scratch_bytes(order, len0, len1, w.d0));
-        rouge_item_stats(w.ids.data(), w.seg.data(), w.d0, w.swapped, order, s, out + 3 * i);
+        void* s = w.scratch_bytes(rouge_scratch_bytes(orders.data(), K, len0, len1, w.d0));
+        rouge_item_stats(w.ids.data(), w.seg.data(), w.d0, w.swapped, orders.data(), K, s, out + 3 * K * i);
       },
       [&](LexWork& w) { dropped += w.dropped; });
   return dropped;

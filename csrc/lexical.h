@@ -19,9 +19,11 @@ struct TokenizedBatch {
   void append(const TokenizedBatch& o);
 };
 
-// ROUGE stats rows [overlap, cand count, ref count]; order 0 = ROUGE-L, n = ROUGE-n.
+// ROUGE stats rows [overlap, cand count, ref count], one per order and pair (out: n x K x 3),
+// all orders from one tokenization; order 0 = ROUGE-L, n = ROUGE-n.
 // Returns the number of texts that held likely letters rouge-score's tokenizer drops.
-int64_t rouge_stats(const Strs& cands, const Strs& refs, int order, bool stem, int threads, int64_t* out);
+int64_t rouge_stats(const Strs& cands, const Strs& refs, const std::vector<int32_t>& orders, bool stem,
+                    int threads, int64_t* out);
 TokenizedBatch tokenize_rouge_batch(const Strs& cands, const Strs& refs, bool stem, int threads,
                                     int64_t* dropped);
 

@@ -4,11 +4,36 @@
 #include <vector>
 
 #include "lexical.h"
+#include "text/unicode.h"
 
 namespace impdist {
 
-// Byte spans of a text's shingles: k = 0 for str.split() words, k > 0 for runs of k code
-// points (the whole text when shorter, nothing when empty).
+// Calls f(pointer, byte length) for each shingle of a text, in order: k = 0 for str.split()
+// words, k > 0 for runs of k code points (the whole text when shorter, nothing when empty).
+template <class F>
+void for_each_shingle(const char* s, size_t n, int k, F&& f) {
+  if (k == 0) {
+    text::split_whitespace(s, n, f);
+    return;
+  }
+  if (n == 0) return;
+  const auto* u = reinterpret_cast<const unsigned char*>(s);
+  uint32_t cp;
+  size_t lo = 0, hi = 0;  // the current shingle's bytes: k code points from lo
+  int count = 0;
+  while (count < k && hi < n) {
+    hi += text::utf8_decode(u, n, hi, &cp);
+    ++count;
+  }
+  f(s, hi);  // the first shingle, or the whole text when it has fewer than k code points
+  while (hi < n) {
+    hi += text::utf8_decode(u, n, hi, &cp);
+    lo += text::utf8_decode(u, n, lo, &cp);
+    f(s + lo, hi - lo);
+  }
+}
+
+// The byte spans of for_each_shingle, as vectors.
 void shingle_spans(const char* s, size_t n, int k, std::vector<int64_t>& begin, std::vector<int64_t>& len);
 
 // Signatures, num_perm per text: uint32 rows for the affine32 scheme, uint64 otherwise.

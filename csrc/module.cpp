@@ -7,6 +7,7 @@
 #include "impdist/minhash.h"
 #include "impdist/pair_stats.h"
 #include "lexical.h"
+#include "lsh.h"
 #include "minhash.h"
 #include "numbers.h"
 #include "overlap.h"
@@ -37,15 +38,18 @@ void check_same_length(size_t a, size_t b, const char* an, const char* bn) {
                           std::to_string(a) + " and " + std::to_string(b));
 }
 
-py::tuple rouge_stats_py(py::handle cands, py::handle refs, int order, bool stem, int threads) {
+py::tuple rouge_stats_py(py::handle cands, py::handle refs, const std::vector<int32_t>& orders, bool stem,
+                         int threads) {
   Texts c = texts_from(cands, "cands"), r = texts_from(refs, "refs");
   check_same_length(c.size(), r.size(), "cands", "refs");
-  py::array_t<int64_t> out({py::ssize_t(c.size()), py::ssize_t(3)});
+  for (int32_t o : orders)
+    if (o < 0 || o > 16) throw py::value_error("ROUGE order must be 0 (L) or 1..16, got " + std::to_string(o));
+  py::array_t<int64_t> out({py::ssize_t(c.size()), py::ssize_t(orders.size()), py::ssize_t(3)});
   int64_t* o = out.mutable_data();
   int64_t dropped;
   {
     py::gil_scoped_release nogil;
-    dropped = rouge_stats(c.views, r.views, order, stem, threads, o);
+    dropped = rouge_stats(c.views, r.views, orders, stem, threads, o);
   }
   return py::make_tuple(out, dropped);
 }
@@ -162,6 +166,28 @@ py::array minhash_py(py::handle texts, int k, py::array_t<uint64_t, py::array::c
   return out;
 }
 
+py::array_t<bool> lsh_near_duplicates_py(py::array sig, int bands, int rows, double threshold, int threads) {
+  const bool u32 = py::isinstance<py::array_t<uint32_t>>(sig), u64 = py::isinstance<py::array_t<uint64_t>>(sig);
+  if (!(u32 || u64) || sig.ndim() != 2 || !(sig.flags() & py::array::c_style))
+    throw py::type_error("signatures must be a C-contiguous 2-D uint32 or uint64 array");
+  const int64_t n = sig.shape(0);
+  const int P = int(sig.shape(1));
+  if (n >= (int64_t(1) << 32)) throw py::value_error("signatures must have fewer than 2**32 rows");
+  if (bands < 1 || rows < 1 || int64_t(bands) * rows > P)
+    throw py::value_error("bands and rows must be >= 1 with bands * rows <= num_perm (" + std::to_string(P) + "), got " +
+                          std::to_string(bands) + " and " + std::to_string(rows));
+  py::array_t<bool> out(n);
+  static_assert(sizeof(bool) == 1, "numpy bools are bytes");
+  auto* o = reinterpret_cast<uint8_t*>(out.mutable_data());
+  const void* p = sig.data();
+  const int width = u32 ? 4 : 8;
+  {
+    py::gil_scoped_release nogil;
+    lsh_near_duplicates(p, width, n, P, bands, rows, threshold, threads, o);
+  }
+  return out;
+}
+
 py::dict shingle_batch_py(py::handle texts, int k) {
   Texts t = texts_from(texts, "texts");
   std::vector<uint8_t> bytes;
@@ -248,7 +274,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "impdist CPU kernels (use impdist.kernels, not this module)";
   m.attr("BLEU_STATS_WIDTH") = kBleuStatsWidth;
   m.attr("BLEU_MAX_ORDER") = kBleuMaxOrder;
-  m.def("rouge_stats", &rouge_stats_py, py::arg("cands"), py::arg("refs"), py::arg("order"), py::arg("stem"),
+  m.def("rouge_stats", &rouge_stats_py, py::arg("cands"), py::arg("refs"), py::arg("orders"), py::arg("stem"),
         py::arg("threads"));
   m.def("rouge_scores", &rouge_scores_py, py::arg("stats"), py::arg("order"));
   m.def("bleu_stats", &bleu_stats_py, py::arg("hyps"), py::arg("refs"), py::arg("threads"));
@@ -261,6 +287,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("ngram_jaccard", &ngram_jaccard_py, py::arg("a"), py::arg("b"), py::arg("n"), py::arg("threads"));
   m.def("minhash", &minhash_py, py::arg("texts"), py::arg("k"), py::arg("a"), py::arg("b"), py::arg("scheme"),
         py::arg("threads"));
+  m.def("lsh_near_duplicates", &lsh_near_duplicates_py, py::arg("signatures"), py::arg("bands"), py::arg("rows"),
+        py::arg("threshold"), py::arg("threads"));
   m.def("shingle_batch", &shingle_batch_py, py::arg("texts"), py::arg("k"));
   m.def("scan_numbers", &scan_numbers_py, py::arg("texts"), py::arg("threads"));
   m.def("porter_stem", &porter_stem_py, py::arg("words"));

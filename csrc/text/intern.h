@@ -42,6 +42,19 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   return mix64(k1 ^ n, mix64(a ^ k0, b ^ seed));
 }
 
+// a[0..n) == b[0..n), inline for tokens up to 16 bytes (the same overlapping loads as
+// hash_bytes), where a call to memcmp would cost more than the comparison.
+inline bool same_bytes(const char* a, const char* b, size_t n) {
+  if (n >= 8 && n <= 16) return load_u64(a) == load_u64(b) && load_u64(a + n - 8) == load_u64(b + n - 8);
+  if (n >= 4 && n < 8) return load_u32(a) == load_u32(b) && load_u32(a + n - 4) == load_u32(b + n - 4);
+  if (n < 4) {
+    for (size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
+  return std::memcmp(a, b, n) == 0;
+}
+
 class Interner {
  public:
   // Forget all tokens; expect about `n` distinct ones. Slots of earlier generations count as
@@ -64,7 +77,8 @@ class Interner {
     const uint64_t h = hash_bytes(s.data(), s.size());
     size_t k = h & mask_;
     while (slots_[k].gen == gen_) {
-      if (slots_[k].hash == h && view(slots_[k]) == s) return slots_[k].id;
+      if (slots_[k].hash == h && slots_[k].len == s.size() && same_bytes(slots_[k].p, s.data(), s.size()))
+        return slots_[k].id;
       k = (k + 1) & mask_;
     }
     slots_[k] = Slot{h, s.data(), static_cast<uint32_t>(s.size()), size_, gen_};
@@ -76,7 +90,8 @@ class Interner {
     const uint64_t h = hash_bytes(s.data(), s.size());
     size_t k = h & mask_;
     while (slots_[k].gen == gen_) {
-      if (slots_[k].hash == h && view(slots_[k]) == s) return slots_[k].id;
+      if (slots_[k].hash == h && slots_[k].len == s.size() && same_bytes(slots_[k].p, s.data(), s.size()))
+        return slots_[k].id;
       k = (k + 1) & mask_;
     }
     return kNoId;
@@ -90,7 +105,6 @@ class Interner {
     uint32_t id = kNoId;
     uint32_t gen = 0;  // live when equal to the interner's generation
   };
-  static std::string_view view(const Slot& s) { return {s.p, s.len}; }
   void grow() {
     std::vector<Slot> old;
     old.swap(slots_);

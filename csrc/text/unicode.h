@@ -35,6 +35,22 @@ inline int space_len_at(const unsigned char* s, size_t n, size_t i) {
   return py_isspace(cp) ? len : 0;
 }
 
+// Offset of the first byte of u[0..8) outside 0x21..0x7F (a byte that may start a space), or 8.
+// Eight bytes at a time, without a branch per byte: a word is mostly printable ASCII.
+inline size_t first_special_byte(const unsigned char* u) {
+  uint64_t x;
+  __builtin_memcpy(&x, u, 8);
+  const uint64_t high = 0x8080808080808080ull;
+  // Bytes >= 0x80, and bytes < 0x21 (exact up to the first of them, which is all we use).
+  const uint64_t special = (x & high) | ((x - 0x2121212121212121ull) & ~x & high);
+  if (!special) return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return size_t(__builtin_clzll(special)) >> 3;
+#else
+  return size_t(__builtin_ctzll(special)) >> 3;
+#endif
+}
+
 // Calls f(begin, length) for each token of str.split() (no arguments) over s[0..n).
 template <class F>
 inline void split_whitespace(const char* s, size_t n, F&& f) {
@@ -46,6 +62,11 @@ inline void split_whitespace(const char* s, size_t n, F&& f) {
     if (i >= n) break;
     const size_t start = i;
     while (i < n) {
+      if (i + 8 <= n) {
+        const size_t k = first_special_byte(u + i);
+        i += k;
+        if (k == 8) continue;
+      }
       const unsigned char c = u[i];
       if (c > 0x20 && c < 0x80) { ++i; continue; }  // printable ASCII: never a space
       if (space_len_at(u, n, i)) break;

@@ -15,9 +15,11 @@ from impdist.kernels.lexical import (
     corpus_bleu,
     rouge,
     rouge_from_stats,
+    rouge_multi,
     rouge_stats,
     sentence_bleu,
 )
+from impdist.kernels.lsh import near_duplicates
 from impdist.kernels.minhash import minhash, permutations, shingles
 from impdist.kernels.overlap import ngram_jaccard
 from impdist.kernels.signature import signature
@@ -30,10 +32,12 @@ __all__ = [
     "cuda_available",
     "distinct_n",
     "minhash",
+    "near_duplicates",
     "ngram_jaccard",
     "permutations",
     "rouge",
     "rouge_from_stats",
+    "rouge_multi",
     "rouge_stats",
     "self_bleu",
     "sentence_bleu",

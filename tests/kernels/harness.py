@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import sacrebleu
-from datasketch import MinHash
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 from fast_bleu import BLEU, SelfBLEU
 from nltk.stem.porter import PorterStemmer
 from rouge_score import rouge_scorer
@@ -69,6 +69,10 @@ def assert_identical(a: Any, b: Any, what: str) -> None:
         assert isinstance(b, np.ndarray), f"{what}: ndarray vs {type(b).__name__}"
         assert (a.dtype, a.shape) == (b.dtype, b.shape), f"{what}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), f"{what}: values differ"
+    elif isinstance(a, dict):
+        assert type(a) is type(b) and list(a) == list(b), f"{what}: keys {list(a)} vs {b!r:.80}"
+        for k in a:
+            assert_identical(a[k], b[k], f"{what}[{k!r}]")
     elif isinstance(a, (tuple, list)):
         assert type(a) is type(b) and len(a) == len(b), f"{what}: {type(a).__name__}/{len(a)} vs {b!r:.80}"
         for i, (x, y) in enumerate(zip(a, b)):
@@ -148,6 +152,23 @@ def ref_rouge(cands: Sequence[str], refs: Sequence[str], kind: str = "rougeL", s
     return np.array([tuple(scorer.score(r, c)[kind]) for c, r in zip(cands, refs)], dtype=float).reshape(-1, 3)
 
 
+def ref_rouge_multi(cands: Sequence[str], refs: Sequence[str], kinds: Sequence[str] = ("rouge1", "rouge2", "rougeL"),
+                    stem: bool = False, **_: Any) -> dict[str, np.ndarray]:
+    """rouge-score's scores of several types from one RougeScorer, as rouge_multi returns them."""
+    scorer = rouge_scorer.RougeScorer(list(kinds), use_stemmer=stem)
+    scores = [scorer.score(r, c) for c, r in zip(cands, refs)]
+    return {k: np.array([tuple(s[k]) for s in scores], dtype=float).reshape(-1, 3) for k in dict.fromkeys(kinds)}
+
+
+def same_keys_close(atol: float) -> Callable[[Any, Any], None]:
+    """Dicts of float arrays with the same keys in the same order, each within atol of the other's."""
+    def compare(ours: Any, theirs: Any) -> None:
+        assert list(ours) == list(theirs)
+        for k in ours:
+            np.testing.assert_allclose(ours[k], theirs[k], rtol=0, atol=atol, err_msg=k)
+    return compare
+
+
 def _ref_lists(refs: Sequence[str | Sequence[str]]) -> list[list[str]]:
     return [[r] if isinstance(r, str) else list(r) for r in refs]
 
@@ -170,6 +191,21 @@ def ref_minhash(texts: Sequence[str], num_perm: int = 128, seed: int = 1, shingl
         rows.append(m.hashvalues)
     dtype = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).hashvalues.dtype
     return np.array(rows, dtype=dtype).reshape(len(texts), num_perm)
+
+
+def ref_near_duplicates(sig: np.ndarray, threshold: float, bands: int, rows: int, **_: Any) -> np.ndarray:
+    """datasketch's MinHashLSH in input order: query the kept rows, verify the Jaccard estimate,
+    insert when nothing matched (impdist.filters.dedup's reference backend does the same)."""
+    lsh = MinHashLSH(num_perm=sig.shape[1], params=(bands, rows))
+    scheme = "affine32" if sig.dtype == np.uint32 else "affine64"
+    sketches = [LeanMinHash(seed=1, hashvalues=row, scheme=scheme) for row in sig]
+    drop = np.zeros(len(sig), dtype=bool)
+    for i, m in enumerate(sketches):
+        if any(m.jaccard(sketches[j]) >= threshold for j in lsh.query(m)):
+            drop[i] = True
+        else:
+            lsh.insert(i, m, check_duplication=False)
+    return drop
 
 
 def _bleu_weights(max_n: int) -> dict[int, tuple[float, ...]]:
@@ -245,6 +281,11 @@ ROUGE = Kernel(
     reference=ref_rouge, compare=close(1e-9), paths=("cpu", "cuda"),
     label=lambda kind="rougeL", stem=False, **_: f"rouge:{kind}{':stem' if stem else ''}",
 )
+ROUGE_MULTI = Kernel(
+    "rouge_multi",
+    run=lambda path, cands, refs, **o: kernels.rouge_multi(cands, refs, device=path, **o),
+    reference=ref_rouge_multi, compare=same_keys_close(1e-9), paths=("cpu", "cuda"),
+)
 SENTENCE_BLEU = Kernel(
     "sentence_bleu",
     run=lambda path, hyps, refs, **o: kernels.bleu_stats(hyps, refs, device=path, **o),
@@ -260,6 +301,11 @@ MINHASH = Kernel(
     "minhash",
     run=lambda path, texts, **o: kernels.minhash(texts, device=path, **o),
     reference=ref_minhash, compare=exactly, paths=("cpu", "cuda"),
+)
+NEAR_DUPLICATES = Kernel(
+    "near_duplicates",
+    run=lambda path, sig, **o: kernels.near_duplicates(sig, **o),
+    reference=ref_near_duplicates, compare=exactly,
 )
 SELF_BLEU = Kernel(
     "self_bleu",
@@ -287,4 +333,5 @@ SHA1 = Kernel(  # MinHash's hash: the SHA-NI code path (where the CPU has it) an
     score=lambda words: _digests(words),
     reference=ref_sha1, compare=same_items, paths=("sha-ni", "portable"),
 )
-KERNELS = (ROUGE, SENTENCE_BLEU, CORPUS_BLEU, MINHASH, SELF_BLEU, DISTINCT_N, NGRAM_JACCARD, PORTER_STEM, SHA1)
+KERNELS = (ROUGE, ROUGE_MULTI, SENTENCE_BLEU, CORPUS_BLEU, MINHASH, NEAR_DUPLICATES, SELF_BLEU, DISTINCT_N, NGRAM_JACCARD,
+           PORTER_STEM, SHA1)

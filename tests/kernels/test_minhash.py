@@ -18,7 +18,7 @@ SCHEMES = ["affine32", "legacy", "affine64"]
 shingle_arg = st.one_of(st.just("word"), st.integers(1, 9), st.integers(50, 130))
 
 
-@given(st.lists(any_text, min_size=5, max_size=30), st.sampled_from([1, 7, 64, 128, 256]),
+@given(st.lists(any_text, min_size=5, max_size=30), st.sampled_from([1, 7, 64, 100, 128, 130, 256]),
        st.integers(0, 2**32 - 1), shingle_arg, st.sampled_from(SCHEMES))
 def test_matches_datasketch_on_random_text(texts, num_perm, seed, shingle, scheme):
     check(MINHASH, texts, num_perm=num_perm, seed=seed, shingle=shingle, scheme=scheme)

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impdist import kernels
-from impdist.errors import ImpdistWarning
-from tests.kernels.harness import ROUGE, check
+from impdist.errors import ImpdistWarning, KernelArgumentError
+from tests.kernels.harness import ROUGE, ROUGE_MULTI, check
 from tests.kernels.strategies import pairs
 
 KINDS = ["rougeL", "rouge1", "rouge2", "rouge3"]
@@ -57,3 +57,35 @@ def test_stats_sum_to_corpus_counts(mrpc):
     scores = kernels.rouge_from_stats(stats, kind="rouge1")
     assert stats.dtype == np.int64 and stats.shape == (100, 3)
     np.testing.assert_allclose(scores, kernels.rouge(cands, refs, kind="rouge1"))
+
+
+@pytest.mark.filterwarnings("ignore::impdist.ImpdistWarning")
+@given(pairs, st.lists(st.sampled_from(KINDS + ["rouge4", "rouge9"]), min_size=1, max_size=5), st.booleans())
+def test_several_types_in_one_pass_match_rouge_score(batch, kinds, stem):
+    cands, refs = map(list, zip(*batch))
+    out = check(ROUGE_MULTI, cands, refs, kinds=kinds, stem=stem)
+    for kind in kinds:  # the fused pass gives each type's numbers bit for bit
+        assert np.array_equal(out[kind], kernels.rouge(cands, refs, kind=kind, stem=stem))
+
+
+@pytest.mark.parametrize("stem", [False, True])
+def test_rouge_1_2_l_together_on_mrpc(mrpc, stem):
+    cands, refs = [r["src"] for r in mrpc], [r["refs"][0] for r in mrpc]
+    out = check(ROUGE_MULTI, cands, refs, stem=stem, tag="mrpc")
+    assert list(out) == ["rouge1", "rouge2", "rougeL"]
+    assert all(out[k].shape == (len(mrpc), 3) for k in out)
+
+
+def test_several_types_on_long_texts_and_duplicate_kinds():
+    rng = random.Random(11)
+    vocab = [f"w{i}" for i in range(50)]
+    a = " ".join(rng.choice(vocab) for _ in range(3000))
+    b = " ".join(rng.choice(vocab) for _ in range(200))
+    out = check(ROUGE_MULTI, [a, b, ""], [b, a, "w1"], kinds=["rougeL", "rouge3", "rougeL", "rouge1"])
+    assert list(out) == ["rougeL", "rouge3", "rouge1"]
+
+
+@pytest.mark.parametrize("kinds, words", [([], "at least one"), ("rougeL", "sequence"), (["rougeX"], "kind must be")])
+def test_several_types_bad_kinds(kinds, words):
+    with pytest.raises(KernelArgumentError, match=words):
+        kernels.rouge_multi(["a"], ["a"], kinds)
