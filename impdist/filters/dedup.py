@@ -12,6 +12,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from impdist.errors import DeviceUnavailableError
+from impdist import kernels
 from impdist.kernels import minhash
 from impdist.kernels.minhash import Shingle
 
@@ -155,18 +156,19 @@ def near_duplicates(
     datasketch-identical signatures) that is then verified, as datasketch's `query` docs advise,
     by the estimated Jaccard ``MinHash.jaccard >= threshold``. Texts without shingles (empty)
     share one signature, so they are duplicates of each other, as in datasketch.
-    backend: "numpy" (vectorised banding), "datasketch" (its MinHashLSH, the reference), "auto" = numpy.
-    threads: for the MinHash kernel (None = all cores).
+    backend: "core" (impdist.kernels.near_duplicates: banding and verification on all cores),
+    "datasketch" (its MinHashLSH, the reference), "auto" = core.
+    threads: for the MinHash and LSH kernels (None = all cores).
     """
-    if backend not in ("auto", "numpy", "datasketch"):
-        raise ValueError(f"backend must be 'auto', 'numpy' or 'datasketch', got {backend!r}")
+    if backend not in ("auto", "core", "datasketch"):
+        raise ValueError(f"backend must be 'auto', 'core' or 'datasketch', got {backend!r}")
     bands, rows = lsh_params(float(threshold), num_perm)
     sig = item_signatures(texts, num_perm, seed, shingle, threads)
     if len(sig) == 0:
         return np.zeros(0, dtype=bool)
     if backend == "datasketch":
         return _near_datasketch(sig, threshold, seed, bands, rows)
-    return _near_numpy(sig, threshold, bands, rows)
+    return kernels.near_duplicates(sig, threshold, bands, rows, threads=threads)
 
 
 def _near_datasketch(sig: np.ndarray, threshold: float, seed: int, bands: int, rows: int) -> np.ndarray:
@@ -181,58 +183,6 @@ def _near_datasketch(sig: np.ndarray, threshold: float, seed: int, bands: int, r
             drop[i] = True
         else:
             lsh.insert(i, m, check_duplication=False)
-    return drop
-
-
-def _column_hashes(sig: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 hashes of each row's bands (n, bands) and of the whole row (n,); equal values give
-    equal hashes, and a collision of unequal ones only costs a verification."""
-    mult = np.random.default_rng(0x5EED).integers(1, 2**63, sig.shape[1], dtype=np.uint64) | np.uint64(1)
-    products = sig.astype(np.uint64) * mult  # wraps modulo 2**64, as intended
-    band = products[:, : bands * rows].reshape(len(sig), bands, rows).sum(axis=2, dtype=np.uint64)
-    return band, products.sum(axis=1, dtype=np.uint64)
-
-
-def _group_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair (earlier, later) of rows with equal keys."""
-    order = np.argsort(keys, kind="stable")  # stable: rows stay in input order within a key
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    start_of = np.repeat(starts, sizes)
-    rank = np.arange(len(keys)) - start_of  # how many rows of the same key come before
-    total = int(rank.sum())
-    later_pos = np.repeat(np.arange(len(keys)), rank)
-    offset = np.arange(total) - np.repeat(np.cumsum(rank) - rank, rank)
-    return order[start_of[later_pos] + offset], order[later_pos]
-
-
-def _near_numpy(sig: np.ndarray, threshold: float, bands: int, rows: int) -> np.ndarray:
-    """The same matches as _near_datasketch, vectorised: bucket rows by band hash, verify every
-    candidate pair (a band truly equal, Jaccard estimate >= threshold), walk greedily."""
-    n, num_perm = sig.shape
-    band_hash, row_hash = _column_hashes(sig, bands, rows)
-    drop = np.zeros(n, dtype=bool)
-    # Rows with a signature seen before are always dropped (same matches as their first copy,
-    # which is kept or dropped by a kept match); setting them aside keeps buckets small.
-    _, first, inverse = np.unique(row_hash, return_index=True, return_inverse=True)
-    first = first[inverse]
-    drop[(first != np.arange(n)) & (sig == sig[first]).all(axis=1)] = True
-    live = np.flatnonzero(~drop)
-    s, band_hash = sig[live], band_hash[live]
-    pairs = [_group_pairs(band_hash[:, k]) for k in range(bands)]
-    earlier = np.concatenate([p[0] for p in pairs])
-    later = np.concatenate([p[1] for p in pairs])
-    key = np.unique(earlier * len(live) + later)
-    earlier, later = key // len(live), key % len(live)
-    match = np.zeros(len(key), dtype=bool)
-    for lo in range(0, len(key), 1 << 15):  # chunks bound the (edges, num_perm) comparison
-        e, l = earlier[lo : lo + (1 << 15)], later[lo : lo + (1 << 15)]
-        eq = s[e] == s[l]
-        band_equal = eq[:, : bands * rows].reshape(len(e), bands, rows).all(axis=2).any(axis=1)
-        jaccard = np.count_nonzero(eq, axis=1) / float(num_perm)
-        match[lo : lo + len(e)] = band_equal & (jaccard >= threshold)
-    drop[live] = _first_wins(len(live), earlier[match], later[match])
     return drop
 
 

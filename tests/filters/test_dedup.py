@@ -160,7 +160,7 @@ def test_near_backends_agree_with_datasketch(texts, params):
         expected = reference_near(texts, threshold, num_perm, seed, shingle)
     except ValueError as exc:  # datasketch refuses some (threshold, num_perm): so must we, alike
         expected = exc
-    for backend in ("numpy", "datasketch", "auto"):
+    for backend in ("core", "datasketch", "auto"):
         kwargs = dict(threshold=threshold, num_perm=num_perm, seed=seed, shingle=shingle, backend=backend)
         if isinstance(expected, ValueError):
             with pytest.raises(ValueError, match=str(expected).replace("(", r"\(").replace(")", r"\)")):
@@ -204,9 +204,8 @@ def test_near_on_mrpc(mrpc):
     record("near_duplicates:mrpc", len(texts))
 
 
-def test_near_long_chain_takes_the_slow_walk(monkeypatch):
-    # Sliding windows: each text a near-duplicate of the next, chains longer than _ROUNDS.
-    monkeypatch.setattr(dedup, "_ROUNDS", 2)
+def test_near_long_chains_keep_first_wins():
+    # Sliding windows: each text a near-duplicate of the next, a chain through the whole input.
     words = [f"w{i}" for i in range(400)]
     texts = [" ".join(words[i : i + 60]) for i in range(300)]
     expected = reference_near(texts, 0.9, 128, 1, "word")
@@ -219,7 +218,7 @@ def test_near_edges():
     assert near_duplicates(["", "", " "]).tolist() == [False, True, True]  # no shingles: one signature
     with pytest.raises(ValueError, match="backend"):
         near_duplicates(["a"], backend="faiss")
-    for backend in ("numpy", "datasketch"):  # datasketch's own limits hold for both backends
+    for backend in ("core", "datasketch"):  # datasketch's own limits hold for both backends
         with pytest.raises(ValueError):
             near_duplicates(["a"], threshold=1.5, backend=backend)
         with pytest.raises(ValueError):
