@@ -16,22 +16,11 @@ import argparse
 import json
 import random
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
-from impdist.evaluation.evaluate import evaluate
+from common import add_eval_options, eval_set, kept_pairs, row_text, train_and_evaluate
 from impdist.run_config import read_run_config
-from impdist.student.export import export_student
-from impdist.student.train import train
-
-
-def kept_pairs(dataset: Path) -> list[dict]:
-    """The kept pairs of one dataset stage folder."""
-    rows = []
-    for shard in sorted(dataset.glob("kept-*.jsonl")):
-        rows += [json.loads(line) for line in shard.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows
 
 
 def datasets(run: Path, task: str) -> tuple[Path, Path]:
@@ -58,8 +47,7 @@ def main() -> None:
     ap.add_argument("--mixes", default="0,0.5,1", help="Shares of contextual pairs to train on (0 = rewrites only).")
     ap.add_argument("--pairs", type=int, default=None, help="Training pairs per student (default: the smaller set).")
     ap.add_argument("--steps", type=int, default=40, help="Optimizer steps per student.")
-    ap.add_argument("--data", default=None, help="Evaluation set (default: the run's first paraphrase set).")
-    ap.add_argument("--limit", type=int, default=None, help="Evaluate the first N items only.")
+    add_eval_options(ap)
     ap.add_argument("--out", type=Path, default=None, help="Folder for the students (default: RUN/ablation).")
     args = ap.parse_args()
 
@@ -70,8 +58,7 @@ def main() -> None:
     shares = [float(s) for s in args.mixes.split(",")]
     if n > min(len(contextual), len(rewrites)):
         sys.exit(f"--pairs {n}: the run kept {len(contextual)} contextual and {len(rewrites)} rewrite pairs")
-    data = args.data or next(name for name in config.eval_sets if "mrpc" in name)
-    limit = args.limit or config.eval_sets.get(data)
+    data, limit = eval_set(config, args.data, args.limit)
     out = args.out or args.run / "ablation"
     out.mkdir(parents=True, exist_ok=True)
     student_config = replace(config.student, max_steps=args.steps)
@@ -82,35 +69,14 @@ def main() -> None:
         folder.mkdir(exist_ok=True)
         pairs_file = folder / "pairs.jsonl"
         pairs_file.write_text("".join(json.dumps(p) + "\n" for p in mix(contextual, rewrites, share, n, config.seed)))
-        start = time.perf_counter()
-        train(pairs_file, folder / "student", student_config, quiet=True)
-        exported = folder / "student-onnx-int8"
-        if not (exported / "student.json").is_file():
-            export_student(folder / "student", exported, int8=True, evaluate=False)
-        seconds = time.perf_counter() - start
-        ev = evaluate(exported, data, limit=limit, baselines=["copy", "teacher"], teacher=config.teacher,
-                      embedder=config.embedder, cache=args.run / "eval", batch_size=config.decode_batch)
-        student = ev.systems[0].system
-        iv = ev.intervals(student)
-        vs = {c.baseline: c for c in ev.comparisons() if c.metric == "ibleu"}
-        rows.append({"mix": name, "pairs": n, "steps": args.steps, "train_export_s": round(seconds),
-                     "ibleu": iv["ibleu"].to_json(), "bert_ibleu": iv["bert_ibleu"].to_json(),
-                     "copies": round(ev.systems[0].metrics["copies"], 1),
-                     "vs_teacher_ibleu": vs["teacher, prompted"].to_json()})
+        rows.append({"mix": name, "pairs": n, **train_and_evaluate(pairs_file, folder, student_config, config,
+                                                                   args.run, data, limit)})
         print(f"{name}: {rows[-1]}", flush=True)
-    header = f"{'mix':<16}{'iBLEU [95%]':>24}{'BERT-iBLEU [95%]':>24}{'copies %':>10}{'vs teacher iBLEU':>28}{'s':>6}"
-    print(f"\n{data}, {limit or 'all'} items; {n} pairs, {args.steps} steps per student\n{header}")
+    print(f"\n{data}, {limit or 'all'} items; {n} pairs, {args.steps} steps per student")
     for r in rows:
-        t = r["vs_teacher_ibleu"]
-        diff = f"{t['diff']:+.2f} [{t['ci'][0]:+.2f}, {t['ci'][1]:+.2f}]"
-        print(f"{r['mix']:<16}{_iv(r['ibleu']):>24}{_iv(r['bert_ibleu']):>24}{r['copies']:>10}{diff:>28}"
-              f"{r['train_export_s']:>6}")
+        print(row_text(r["mix"], r))
     (out / "ablation.json").write_text(json.dumps({"data": data, "limit": limit, "rows": rows}, indent=1))
     print(json.dumps({"experiment": "ablation", "data": data, "rows": rows}))
-
-
-def _iv(v: list[float]) -> str:
-    return f"{v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}]"
 
 
 if __name__ == "__main__":
