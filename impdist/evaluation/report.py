@@ -148,8 +148,8 @@ def scale_curve_png(rows: Sequence[dict], path: Path, labels: Mapping[str, str])
     x = [r["scale"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.4), dpi=100)
     metrics = list(rows[0]["scores"])[:2]
-    for i, metric in enumerate(metrics):
-        axis = ax if i == 0 else ax.twinx()
+    axes = [ax] + [ax.twinx() for _ in metrics[1:]]
+    for i, (metric, axis) in enumerate(zip(metrics, axes)):
         v = [r["scores"][metric] for r in rows]
         label = f"student {labels.get(metric, metric)}"
         axis.errorbar(x, [p[0] for p in v], yerr=[[p[0] - p[1] for p in v], [p[2] - p[0] for p in v]], marker="o",
@@ -161,7 +161,8 @@ def scale_curve_png(rows: Sequence[dict], path: Path, labels: Mapping[str, str])
     ax.set_xticks(x, [f"{k}x" for k in x])
     ax.set_xlabel("rewrite data (sources x samples), multiple of make run's")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
