@@ -103,6 +103,12 @@ def main() -> None:
     out["minhash"] = {f"{scheme}|{shingle}": call(K.minhash, cands[:60], 16, 7, shingle, scheme)
                       for scheme in ("legacy", "affine32", "affine64") for shingle in ("word", 3)}
     out["minhash"]["default"] = call(K.minhash, cands[:20])
+    out["rouge_multi"] = {f"stem={stem}": call(K.rouge_multi, cands, refs, ("rouge1", "rouge2", "rougeL"), stem)
+                          for stem in (False, True)}
+    # Near-copies of a few sentences, so the LSH both keeps and drops.
+    dupes = corpus[:30] + [s + " the" for s in corpus[:15]] + corpus[5:20]
+    out["near_duplicates"] = {f"threshold={t}|threads={n}": call(K.near_duplicates, K.minhash(dupes), t, 9, 13,
+                                                                threads=n) for t in (0.5, 0.8) for n in (1, None)}
     out["permutations"] = {scheme: call(K.permutations, 8, 7, scheme) for scheme in ("legacy", "affine32", "affine64")}
     out["shingles"] = {f"{i}|{sh}": call(K.shingles, text, sh)
                        for i, text in enumerate(FIXED + UNICODE[:6]) for sh in ("word", 1, 4)}
