@@ -28,6 +28,7 @@ from impdist.io import fingerprint, latest_stage
 from impdist.run import rewrite_sources_of
 from impdist.run_config import read_run_config
 from impdist.student.rewrites import PROMPTED, Sampling, sample_rewrites
+from impdist.student.train import steps_for
 
 def plan(scale: int, sources: int, samples: int, available: int) -> tuple[int, int]:
     """(sources, samples per source) for `scale` times the run's data: sources first, while the
@@ -74,7 +75,7 @@ def main() -> None:
         kept = filter_dataset(stage.path, folder, task=args.task, config=filters, pairing="source", cap=None,
                               judge=judge, embedder=config.embedder, seed=config.seed, quiet=True)
         filtered = time.perf_counter()
-        steps = max(args.min_steps, math.ceil(args.epochs * kept.kept / config.student.batch_size))
+        steps = steps_for(kept.kept, replace(config.student, epochs=args.epochs), args.min_steps)
         row = {"scale": scale, "sources": n, "samples": samples, "pairs": kept.kept,
                "rewrite_s": round(generated - start), "filter_s": round(filtered - generated),
                **train_and_evaluate([kept.dataset_dir], folder, replace(config.student, max_steps=steps), config,

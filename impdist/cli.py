@@ -218,11 +218,12 @@ def filter_command(task: str, judge_threshold: float | None, min_len_ratio: floa
               help="Labelled pairs to train the paraphrase judge on: a named set (mrpc-judge: MRPC without the "
                    "mrpc-eval items), a file or "
                    "hf:REPO[:CONFIG[:SPLIT]]; 'none' uses the embedding judge.")
-@click.option("--tasks", default=None, help="Comma-separated datasets to build and train the student on.")
+@click.option("--tasks", default=None, help="Comma-separated tasks to build datasets and train a student for.")
 @_setting("--rewrite-sources", domain=NON_NEGATIVE_INT, default=None,
               help="Teacher sentences the prompted teacher rewrites into the student's data; "
                    "0 trains on the contextual pairs alone.")
-@_setting("--train-minutes", domain=POSITIVE, default=None, help="The student's training time budget.")
+@_setting("--train-minutes", domain=POSITIVE, default=None,
+              help="A cap on each student's training time (default: none; 3 epochs, at least 40 steps).")
 @_setting("--eval-items", domain=POSITIVE_INT, default=None,
               help="Items of each evaluation set to score (default: the config's per set).")
 @_setting("--seed", domain=SEED, default=None)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from impdist.evaluation.evaluate import LABELS, Evaluation
 from impdist.evaluation.report import (Block, Heading, Image, Para, Table, metric_bars_png, rel, scale_curve_png,
                                        training_curve_png, write_report)
+from impdist.io.run_steps import STAGES_FILE, Step, table as step_table
 from impdist.student.meta import read_meta
 
 EXAMPLES = 8
@@ -99,9 +100,10 @@ def _experiment_blocks(out: Path, assets: Path) -> list[Block]:
     return blocks
 
 
-def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], datasets: dict[str, Path],
-                     student: Path | None, evaluations: Sequence[tuple[Evaluation, list[str], list[list[str]]]]) -> Path:
-    """Write out/report.{md,html} (plots beside them in out/report/); returns the HTML path."""
+def write_run_report(out: Path, steps: Sequence[Step], datasets: dict[str, Path], students: Mapping[str, Path],
+                     evaluations: Sequence[tuple[Evaluation, list[str], list[list[str]]]]) -> Path:
+    """Write out/report.{md,html} (plots beside them in out/report/); returns the HTML path.
+    `students` maps each task to its trained student's folder."""
     folder = out
     assets = out / "report"
     assets.mkdir(parents=True, exist_ok=True)
@@ -112,9 +114,12 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
         verdict = _verdict(ev)
         if verdict:
             blocks.append(Para(verdict))
-    blocks += [Heading("Pipeline"), Table(["step", "seconds", "result"],
-                                          [[name, f"{sec:.0f}", summary.splitlines()[0] if summary else ""]
-                                           for name, sec, summary in steps])]
+    header, rows = step_table(steps)
+    blocks += [Heading("Pipeline"),
+               Para("Each step's wall time, its share of the run, what it worked through and how fast "
+                    f"(also in {STAGES_FILE}); a step resumed from an earlier run shows no rate."),
+               Table(header, rows),
+               Table(["step", "result"], [[s.name, s.summary.splitlines()[0] if s.summary else ""] for s in steps])]
     for task, dataset in datasets.items():
         card = json.loads((dataset / "card.json").read_bytes())
         blocks += [Heading(f"Dataset: {task}"),
@@ -122,17 +127,17 @@ def write_run_report(out: Path, steps: Sequence[tuple[str, float, str]], dataset
                         f"{card.get('judge_threshold', float('nan')):.3f}. Full card: {rel(dataset / 'README.md', folder)}"),
                    Table(["step", "pairs left"], [[str(s), str(n)] for s, n in card["funnel"]])]
         blocks += [Image(rel(dataset / name, folder), name) for name in card.get("histograms", [])]
-    if student is not None:
-
+    for task, student in students.items():
         meta = read_meta(student)
         training = meta.get("training", {})
-        png = training_curve_png(training.get("log", []), assets / "training_curve.png")
-        blocks += [Heading("Student training"),
-                   Para(f"{meta.get('base')} -> {student}: {training.get('steps')} steps ({training.get('status')}), "
-                        f"{training.get('minutes')} min, {training.get('train_examples')} training pairs, precision "
-                        f"{training.get('precision')}, {training.get('frozen_blocks')} frozen blocks.")]
+        png = training_curve_png(training.get("log", []), assets / f"training_curve_{task}.png")
+        blocks += [Heading(f"Student training: {task}"),
+                   Para(f"{meta.get('base')} -> {rel(student, folder)}: {training.get('steps')} steps "
+                        f"({training.get('status')}), {training.get('minutes')} min, {training.get('train_examples')} "
+                        f"training pairs, precision {training.get('precision')}, {training.get('frozen_blocks')} "
+                        "frozen blocks.")]
         if png is not None:
-            blocks.append(Image(rel(png, folder), "training curve"))
+            blocks.append(Image(rel(png, folder), f"training curve ({task})"))
     blocks += _experiment_blocks(out, assets)
     blocks.append(Heading("Examples"))
     for ev, srcs, refs in evaluations:

@@ -223,6 +223,12 @@ class _Run:
     resumed_from: int | None
 
 
+def steps_for(pairs: int, config: TrainConfig, min_steps: int = 1) -> int:
+    """Steps for `config.epochs` passes over `pairs` kept pairs, and at least `min_steps` (a few
+    dozen pairs still need that many updates to move the student; the README's curve)."""
+    return max(min_steps, math.ceil(config.epochs * pairs / config.batch_size))
+
+
 def train(
     data: str | os.PathLike | Sequence[str | os.PathLike],
     out: str | os.PathLike,

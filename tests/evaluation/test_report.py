@@ -8,6 +8,7 @@ import numpy as np
 from impdist.evaluation.evaluate import Evaluation, SystemResult
 from impdist.evaluation.report import Heading, Image, Para, Table, to_html, to_markdown, training_curve_png
 from impdist.evaluation.run_report import write_run_report
+from impdist.io.run_steps import Step
 from impdist.metrics import item_stats, metrics_of
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -58,15 +59,20 @@ def test_run_report_has_results_verdicts_datasets_training_and_examples(tmp_path
                                                    "judge_threshold": 0.5, "funnel": [["pairs", 10], ["judge", 3]],
                                                    "histograms": []}))
     evals = [_evaluation("paraphrase", True), _evaluation("summary", False)]
-    page = write_run_report(tmp_path, [("generate", 12.0, "2 contexts\nmore")], {"paraphrase": dataset}, trained,
-                            evals)
+    steps = [Step("generate", 12.0, "2 contexts\nmore", 24, "continuations"), Step("export", 4.0, "done"),
+             Step("judge", 0.2, "cached", 100, "pairs")]
+    page = write_run_report(tmp_path, steps, {"paraphrase": dataset}, {"paraphrase": trained}, evals)
     md = (tmp_path / "report.md").read_text()
     assert page == tmp_path / "report.html" and page.read_text().startswith("<!doctype html>")
     assert "student beats every baseline on set-paraphrase, each difference's 95% interval above 0." in md
     assert "student is not shown to beat: teacher, prompted on ROUGE-L (-" in md
     assert "| student | teacher, prompted | iBLEU | +" in md and "Signatures: BLEU bleu|tok:13a" in md
-    assert "| generate | 12 | 2 contexts |" in md and "| judge | 3 |" in md
-    assert "![training curve](report/training_curve.png)" in md
+    assert "| generate | 2 contexts |" in md and "| judge | 3 |" in md
+    assert "| step | seconds | share | rows | rows/s |" in md
+    assert "| generate | 12 | 74% | 24 continuations | 2.00 |" in md and "| export | 4 | 25% |  |  |" in md
+    assert "| judge | 0 | 1% | 100 pairs |  |" in md and "| total | 16 | 100% |  |  |" in md  # resumed: no rate
+    assert "## Student training: paraphrase" in md
+    assert "![training curve (paraphrase)](report/training_curve_paraphrase.png)" in md
     assert f"| {SRCS[0]} | {REFS[0][0]} | {REFS[0][0]} | unrelated words 0 |" in md
     assert (tmp_path / "report" / "metrics_set-summary.png").read_bytes().startswith(PNG)
 
@@ -86,7 +92,7 @@ def test_run_report_shows_the_experiments_beside_the_run_with_the_curve_plotted(
     (tmp_path / "rounds").mkdir()
     (tmp_path / "rounds" / "rounds.json").write_text(json.dumps(
         {"data": "mrpc-eval", "limit": None, "rows": [_experiment_row("round", 0, 4.68, 1.03)]}))
-    write_run_report(tmp_path, [], {}, None, [])
+    write_run_report(tmp_path, [], {}, {}, [])
     md = (tmp_path / "report.md").read_text()
     assert "## Quality against data (curve/curve.json)" in md and "mrpc-eval, 1095 items" in md
     assert "| 2 | 76 | 40 | 5.00 [4.50, 5.50] | 62.50 [61.00, 64.00] | 9.50 | +1.36 [+0.96, +1.76] | 300 |" in md
