@@ -1,11 +1,16 @@
-"""Teacher decode speed and fidelity: torch fp32 vs ONNX Runtime fp32 vs ONNX Runtime int8.
+"""Teacher decode speed and fidelity: impdist's backends (torch fp32, ONNX Runtime fp32 / int8)
+beside the engines a user would pick instead (bench/peers.py: CTranslate2 int8 / float32, ONNX
+Runtime GenAI int8 / int4, each converted once from the same fp32 weights impdist decodes).
 
-Every backend decodes the same 16 news-dateline prompts (the paper's `CITY, COUNTRY (MEDIA) --`
-contexts from the shipped impdist/data/news_prefix.json), left-padded, greedily, for exactly
---new-tokens steps (no early stop, so every backend produces the same number of tokens). tokens/s counts the
-decode steps (prefill reported apart); best of --repeat runs. Fidelity: each backend's mean
-log-likelihood of a fixed reference text (the first 8 MRPC sentences, concatenated) and its
-relative difference to torch fp32. Prints a table, then one JSON line per row (peer = torch fp32).
+Every engine decodes the same news-dateline prompts (the paper's `CITY, COUNTRY (MEDIA) --`
+contexts from the shipped impdist/data/news_prefix.json; the first B of them at batch B), greedily,
+for exactly --new-tokens steps (no early stop, so every engine produces the same number of tokens),
+with the same --threads. tokens/s counts the decode steps after the first token (prefill reported
+apart); best of --repeat runs. Fidelity: over a fixed reference text (the first 8 MRPC sentences,
+concatenated), the share of teacher-forced next-token argmaxes equal to those of the fp32 model
+(torch, transformers' forward over the whole text). Prints a table whose ratio is each row's
+speed over the fastest peer's at that batch size (the engines take turns, one run each per round), then one JSON line per row. A peer that is not
+installed is named in one line and its rows skipped (pip install 'impdist[bench]').
 """
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ import time
 
 import numpy as np
 
+import peers as peer_engines
 from common import DATA_DIR, Report, read_jsonl
+from impdist.decoding.backends import BACKENDS, default_threads, make_backend
 from impdist.io.cache import cache_dir
-from impdist.decoding.backends import BACKENDS, make_backend
+from impdist.models.names import hf_model_dir, load_tokenizer
 
 
 def prompts(n: int) -> list[str]:
@@ -28,69 +35,89 @@ def prompts(n: int) -> list[str]:
     return [f"{cities[i * step][0]}, {cities[i * step][1]} ({media[(i * 7) % len(media)]}) --" for i in range(n)]
 
 
-def decode(backend, ids: np.ndarray, mask: np.ndarray, steps: int) -> tuple[float, float, np.ndarray]:
-    """(prefill seconds, decode seconds, (B, steps) greedy tokens)."""
-    start = time.perf_counter()
-    logits = backend.prefill(ids, mask)
-    prefill = time.perf_counter() - start
-    tokens = [logits.argmax(-1)]
-    start = time.perf_counter()
-    for _ in range(steps - 1):
-        tokens.append(backend.step(tokens[-1]).argmax(-1))
-    return prefill, time.perf_counter() - start, np.stack(tokens, axis=1)
+def fp32_argmax(model: str, ids: list[int]) -> np.ndarray:
+    """The fp32 reference: transformers' argmax next token after each prefix of ids."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    lm = AutoModelForCausalLM.from_pretrained(hf_model_dir(model), dtype=torch.float32).eval()
+    with torch.inference_mode():
+        return lm(torch.tensor([ids])).logits[0, :-1].argmax(-1).numpy()
+
+
+def time_round_robin(engines: dict, batches: list[int], prompt_ids: list[list[int]], steps: int,
+                     repeat: int) -> dict[str, dict]:
+    """Per engine and batch size: best-of-repeat decode tok/s, the prefill of that run, its tokens.
+    The engines take turns, one run each per round, so a slow spell of a shared machine does not
+    land on one engine's rows only."""
+    rows: dict[str, dict] = {name: {} for name in engines}
+    for batch in batches:
+        for engine in engines.values():
+            engine.decode(prompt_ids[:batch], 4)  # warm-up: allocator, thread pool, pre-packed weights
+        for _ in range(repeat):
+            for name, engine in engines.items():
+                prefill, seconds, tokens = engine.decode(prompt_ids[:batch], steps)
+                if batch not in rows[name] or seconds < rows[name][batch]["seconds"]:
+                    rows[name][batch] = {"seconds": seconds, "tok_s": batch * (steps - 1) / seconds,
+                                         "prefill_ms": 1000 * prefill, "tokens": tokens}
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m", help="any impdist model argument (default: %(default)s)")
-    ap.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated (default: %(default)s)")
-    ap.add_argument("--batches", default="1,16", help="batch sizes (default: %(default)s)")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="impdist backends, comma-separated (default: %(default)s)")
+    ap.add_argument("--peers", default=",".join(peer_engines.PEERS),
+                    help="peer engines, comma-separated, or 'none' (default: %(default)s)")
+    ap.add_argument("--batches", default="1,16,64", help="batch sizes (default: %(default)s)")
     ap.add_argument("--new-tokens", type=int, default=64, help="decode steps per run (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per row; the best is reported (default: %(default)s)")
-    ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=None, help="intra-op threads, every engine (default: all cores)")
     args = ap.parse_args()
+    threads = args.threads or default_threads()
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
+    peer_names = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     batches = [int(b) for b in args.batches.split(",")]
     reference = " ".join(r["src"] for r in read_jsonl("mrpc_dev.jsonl")[:8])
 
-    print(f"model {args.model}; the first run exports ONNX graphs (about a minute for smollm2-135m), "
-          f"cached under {cache_dir()} afterwards", flush=True)
-    results: dict[str, dict] = {}
-    for name in names:
+    print(f"model {args.model}, {threads} threads; the first run exports ONNX graphs and converts the peers "
+          f"(a few minutes for smollm2-135m), cached under {cache_dir()} afterwards", flush=True)
+    for name in list(peer_names):
+        if (why := peer_engines.missing(name)) is not None:
+            print(why, flush=True)
+            peer_names.remove(name)
+    hf_dir = hf_model_dir(args.model)
+    tokenizer = load_tokenizer(args.model)
+    ref_ids = tokenizer(reference).input_ids
+    prompt_ids = [tokenizer(p).input_ids for p in prompts(max(batches))]
+    fp32 = fp32_argmax(args.model, ref_ids)
+    engines, results = {}, {}
+    for name in names + peer_names:
         start = time.perf_counter()
-        backend = make_backend(args.model, name, threads=args.threads)
+        engine = (peer_engines.make_peer(name, hf_dir, threads) if name in peer_names
+                  else peer_engines.ImpdistEngine(make_backend(args.model, name, threads=threads)))
         load_s = time.perf_counter() - start
-        tok = backend.tokenizer
-        tok.padding_side = "left"
-        ref_ids = np.array([tok(reference).input_ids], dtype=np.int64)
-        ll = float(backend.log_likelihoods(ref_ids, np.ones_like(ref_ids)).mean())
-        rows = {}
-        for batch in batches:
-            enc = tok(prompts(max(batches))[:batch], return_tensors="np", padding=True)
-            decode(backend, enc.input_ids, enc.attention_mask, 4)  # warm-up: allocator, thread pool
-            runs = [decode(backend, enc.input_ids, enc.attention_mask, args.new_tokens) for _ in range(args.repeat)]
-            best = min(runs, key=lambda r: r[1])
-            rows[batch] = {"tok_s": batch * (args.new_tokens - 1) / best[1], "prefill_ms": 1000 * best[0],
-                           "tokens": best[2]}
-        results[name] = {"ll": ll, "load_s": load_s, "rows": rows}
-        print(f"  {name}: ready in {load_s:.1f} s, mean log-likelihood of the reference {ll:.4f} "
-              f"({ref_ids.shape[1]} tokens)", flush=True)
-        del backend
+        agree = float(np.mean(engine.forced_argmax(ref_ids) == fp32))
+        engines[name], results[name] = engine, {"agree": agree, "load_s": load_s, "label": engine.label}
+        print(f"  {engine.label}: ready in {load_s:.1f} s; top-1 agreement with fp32 {agree:.3f} over "
+              f"{len(ref_ids) - 1} reference tokens", flush=True)
+    for name, rows in time_round_robin(engines, batches, prompt_ids, args.new_tokens, args.repeat).items():
+        results[name]["rows"] = rows
 
-    peer = results.get("torch")
     report = Report()
     Report.header("tok/s")
     for batch in batches:
-        for name in names:
+        fastest = max(peer_names, key=lambda p: results[p]["rows"][batch]["tok_s"], default=None)
+        peer_row = results[fastest]["rows"][batch] if fastest else None
+        for name in names + peer_names:
             row = results[name]["rows"][batch]
-            peer_row = peer["rows"][batch] if peer else None
-            extra = {"backend": name, "batch": batch, "new_tokens": args.new_tokens,
-                     "prefill_ms": round(row["prefill_ms"], 1), "ll": round(results[name]["ll"], 4)}
-            if peer:
-                extra["ll_rel_diff"] = round(abs(results[name]["ll"] - peer["ll"]) / abs(peer["ll"]), 5)
-                extra["greedy_agree"] = round(float(np.mean(row["tokens"] == peer_row["tokens"])), 3)
+            extra = {"engine": results[name]["label"], "batch": batch, "new_tokens": args.new_tokens,
+                     "threads": threads, "prefill_ms": round(row["prefill_ms"], 1),
+                     "agree_fp32": round(results[name]["agree"], 3)}
+            if peer_row is not None:
+                extra["ratio_exact"] = round(row["tok_s"] / peer_row["tok_s"], 3)
             report.add(f"decode_b{batch}_{name}", batch * (args.new_tokens - 1), row["tok_s"],
-                       peer_row["tok_s"] if peer_row else None, "torch fp32" if peer else "", **extra)
+                       peer_row["tok_s"] if peer_row else None, results[fastest]["label"] if fastest else "", **extra)
     report.emit_json()
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from impdist.errors import WriteError
 
@@ -83,3 +84,17 @@ def configure(level: str = "INFO", log_file: str | PathLike | None = None) -> lo
         logger.addHandler(handler)
     logger.setLevel(level.upper())  # records still propagate: an embedding app's (or pytest's) root handlers see them
     return logger
+
+
+@contextmanager
+def root_handlers_kept() -> Iterator[None]:
+    """Undo what code run inside adds to the root logger: onnxruntime's quantizer calls
+    logging.basicConfig when imported, which would print every impdist record a second time."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)

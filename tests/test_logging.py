@@ -137,3 +137,21 @@ def test_a_stage_writes_stats_when_it_completes(tmp_path):
     resumed = open_stage(tmp_path, "gen", {"k": 1}, {})
     resumed.complete()  # already complete: nothing ran, the stats stay those of the run that did the work
     assert read_stats(stage.path) == stats
+
+
+def test_the_int8_quantizer_import_leaves_no_root_handler_to_print_records_twice():
+    """onnxruntime's matmul_nbits_quantizer calls logging.basicConfig at import; imported as
+    impdist imports it, the root logger keeps the handlers it had."""
+    import importlib
+    import sys
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    sys.modules.pop("onnxruntime.quantization.matmul_nbits_quantizer", None)
+    with logs.root_handlers_kept():
+        importlib.import_module("onnxruntime.quantization.matmul_nbits_quantizer")
+    assert root.handlers == before
+    with logs.root_handlers_kept():
+        logging.basicConfig(level=logging.INFO, force=False, handlers=[logging.StreamHandler(io.StringIO())])
+        root.addHandler(logging.NullHandler())
+    assert root.handlers == before

@@ -4,7 +4,8 @@ Both compute position ids from the attention mask (cumsum - 1), so a left-padded
 same positions as it would alone, and both shrink their KV cache in select() so finished rows
 stop costing compute. The ONNX backend keeps the cache inside ONNX Runtime between steps (IO
 binding): each step's present.* outputs are bound as the next step's past inputs, and only the
-logits come back to numpy.
+logits come back to numpy. On a graph that appends to its cache in place (impdist.models.llama_graph)
+past and present are one buffer per tensor, with room for the next steps, so a step copies no cache.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from impdist.decoding.backend import DecoderBackend
 from impdist.decoding.runtime import (BACKENDS, Backend, BackendError, check_backend, default_threads,
                                       set_torch_threads)
 from impdist.models.graph_passes import LOGITS_POSITIONS
+from impdist.models.llama_graph import KV_IN_PLACE_KEY
 from impdist.decoding.tokenizer import load_tokenizer
 from impdist.models.names import load_causal_lm, onnx_load_error, onnx_model_dir
 from impdist.models.onnx_export import ONNX_FILE
@@ -25,6 +27,7 @@ __all__ = ["BackendError", "TorchBackend", "OnnxBackend", "make_backend", "posit
            "BACKENDS"]
 
 _LOGIT_FLOATS = 1 << 25  # log_likelihoods: rows per forward chosen so logits stay under 128 MiB
+_KV_ROOM = 64  # positions an in-place cache has free after a prefill (it doubles when full)
 
 
 def torch_device(device: str, threads: int | None):
@@ -172,15 +175,22 @@ class OnnxBackend(DecoderBackend):
         self._kv_heads, self._head_dim = int(first.shape[1]), int(first.shape[3])
         self._kv_dtype = np.float16 if first.type == "tensor(float16)" else np.float32
         self.vocab_size = int(self.session.get_outputs()[0].shape[-1])
+        # A graph whose attention appends to its cache in place (impdist.models.llama_graph) gets
+        # one buffer per cache tensor, bound as both past and present: no copy of the cache per step.
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self._in_place = meta.get(KV_IN_PLACE_KEY) == "1" and self._device[0] == "cpu"
         self._kv: list = []
+        self._ids: list[np.ndarray] = []  # in-place graphs: the tokens in the cache, as blocks
         self._mask = self._pos = None
 
     def _ortvalue(self, array: np.ndarray):
         return self._ort.OrtValue.ortvalue_from_numpy(array, *self._device)
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray, past: list, all_logits: bool = False) -> list:
+    def _run(self, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray, past: list, all_logits: bool = False,
+             in_place: bool = False) -> list:
         """One forward; logits of the last position only, unless all_logits (on a graph that can
-        choose, see impdist.models.graph_passes.logits_at_positions; older graphs give every position)."""
+        choose, see impdist.models.graph_passes.logits_at_positions; older graphs give every position).
+        in_place: the past buffers are the present outputs too (the graph appends into them)."""
         binding = self.session.io_binding()
         if all_logits and self._choose_positions:
             binding.bind_ortvalue_input(LOGITS_POSITIONS, self._ortvalue(np.arange(ids.shape[1], dtype=np.int64)))
@@ -191,10 +201,24 @@ class OnnxBackend(DecoderBackend):
         for name, value in zip(self._past, past):
             binding.bind_ortvalue_input(name, value)
         binding.bind_output("logits", self._device[0], self._device[1])
-        for name in self._present:  # allocated by ORT; stays on the device as next step's past
-            binding.bind_output(name, self._device[0], self._device[1])
+        for name, value in zip(self._present, past):
+            if in_place:
+                binding.bind_ortvalue_output(name, value)
+            else:  # allocated by ORT; stays on the device as next step's past
+                binding.bind_output(name, self._device[0], self._device[1])
         self.session.run_with_iobinding(binding)
         return binding.get_outputs()
+
+    def _buffers(self, kv: list, length: int) -> list:
+        """Copies of the caches kv in buffers `length` positions long (the rest zeros), for in-place
+        appends; the graph reads each row's first mask-length positions only."""
+        out = []
+        for value in kv:
+            cache = _host_view(value)
+            buffer = np.zeros((*cache.shape[:2], length, cache.shape[3]), dtype=cache.dtype)
+            buffer[:, :, : cache.shape[2]] = cache
+            out.append(self._ortvalue(buffer))
+        return out
 
     def _empty_past(self, batch: int) -> list:
         empty = np.zeros((batch, self._kv_heads, 0, self._head_dim), dtype=self._kv_dtype)
@@ -206,6 +230,9 @@ class OnnxBackend(DecoderBackend):
         pos = positions_from_mask(mask)
         outputs = self._run(ids, mask, pos, self._empty_past(len(ids)))
         self._kv, self._mask, self._pos = outputs[1:], mask, pos[:, -1:] + 1
+        if self._in_place:
+            self._kv = self._buffers(self._kv, ids.shape[1] + _KV_ROOM)
+            self._ids = [ids]
         # the last position's logits only: a view, not a copy of all (B, T, V) of them
         return np.array(_host_view(outputs[0])[:, -1], dtype=np.float32)
 
@@ -214,10 +241,22 @@ class OnnxBackend(DecoderBackend):
         if self._mask is None:
             raise RuntimeError("extend() before prefill()")
         ids, mask = _check_batch(input_ids, attention_mask)
+        if self._in_place and ids.shape[1] > 1 and len(ids) > 1:
+            # GroupQueryAttention takes a block after a past for one row only: run the whole
+            # sequences again instead (a shared prefix is then computed per row, as without it).
+            return self.prefill(np.concatenate([*self._ids, ids], axis=1),
+                                np.concatenate([self._mask, mask], axis=1))
         pos = self._pos + np.maximum(np.cumsum(mask, axis=1) - 1, 0)
         self._mask = np.concatenate([self._mask, mask], axis=1)
-        outputs = self._run(ids, self._mask, pos, self._kv)
-        self._kv, self._pos = outputs[1:], self._pos + mask.sum(axis=1, keepdims=True)
+        if self._in_place:
+            self._ids.append(ids)
+            if self._mask.shape[1] > self._kv[0].shape()[2]:  # full: move to buffers twice as long
+                self._kv = self._buffers(self._kv, 2 * self._mask.shape[1])
+            outputs = self._run(ids, self._mask, pos, self._kv, in_place=True)
+        else:
+            outputs = self._run(ids, self._mask, pos, self._kv)
+            self._kv = outputs[1:]
+        self._pos = self._pos + mask.sum(axis=1, keepdims=True)
         return np.array(_host_view(outputs[0])[:, -1], dtype=np.float32)
 
     def select(self, rows: np.ndarray) -> None:
@@ -225,6 +264,8 @@ class OnnxBackend(DecoderBackend):
         rows = np.asarray(rows, dtype=np.int64)
         self._kv = [self._ortvalue(np.ascontiguousarray(_host_view(v)[rows])) for v in self._kv]
         self._mask, self._pos = self._mask[rows], self._pos[rows]
+        if self._in_place:
+            self._ids = [np.concatenate(self._ids, axis=1)[rows]]
 
     def log_likelihoods(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """(B, T-1) log p(token t | tokens < t) of RIGHT-padded rows; 0 where masked."""

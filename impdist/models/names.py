@@ -27,8 +27,9 @@ __all__ = ["ModelNotFoundError", "CorruptModelError", "ResolvedModel", "cache_di
 
 # Bumped when a builder in impdist.models.onnx_export changes what it writes, so old cache entries are not reused.
 _FORMAT = 1
-_ONNX_FORMAT = 3  # ONNX graphs; 2: logits only at the positions asked for; 3: grouped-query attention
-# without the cache copies (both impdist.models.graph_passes)
+_ONNX_FORMAT = 4  # ONNX graphs; 2: logits only at the positions asked for; 3: grouped-query attention
+# without the cache copies (both impdist.models.graph_passes); 4: Llama-family checkpoints written
+# as fused ONNX Runtime operators (impdist.models.llama_graph)
 
 
 class ModelNotFoundError(ImpdistError):

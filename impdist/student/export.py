@@ -181,9 +181,10 @@ def _card_body(meta: dict) -> str:
     cards = data.get("cards", {})
     fmt = meta["format"]
     tasks = ", ".join(f"{t} ({n})" for t, n in data.get("tasks", {}).items()) or "?"
-    quant = (f"int8: MatMulNBits, {ex['quantization']['bits']}-bit weights in blocks of "
-             f"{ex['quantization']['block_size']}, accuracy level {ex['quantization']['accuracy_level']}"
-             if ex["int8"] else "fp32")
+    q = ex["quantization"] or {}
+    fine = f" ({q['fine_nodes']}: {q['fine_block_size']})" if q.get("fine_nodes") else ""
+    quant = (f"int8: MatMulNBits, {q['bits']}-bit weights in blocks of {q['block_size']}{fine}, "
+             f"accuracy level {q['accuracy_level']}" if ex["int8"] else "fp32")
     evaluation = {"held-out loss (per target token)": meta.get("evaluation", {}).get("heldout_loss"),
                   "train loss (last steps)": meta.get("evaluation", {}).get("train_loss")}
     if ex.get("evaluation"):

@@ -153,6 +153,27 @@ def test_select_matches_never_having_had_the_rows(backends, name):
     np.testing.assert_allclose(selected, fresh, atol=1e-4, rtol=0)
 
 
+def test_onnx_cache_grows_in_place_past_its_room(backends):
+    """The Llama graph appends to one cache buffer per tensor (impdist.models.llama_graph); decoding
+    past the room a prefill leaves (the buffers then double), with a select in between, still
+    gives torch's logits."""
+    from impdist.decoding.backends import _KV_ROOM
+
+    onnx, ref = backends["onnx"], backends["torch"]
+    assert onnx._in_place
+    prompts = [PROMPTS[1], PROMPTS[4]]
+    a, b = onnx.prefill(*left_padded(prompts)), ref.prefill(*left_padded(prompts))
+    for step in range(_KV_ROOM + 40):
+        token = b.argmax(-1)
+        if step == 30:
+            onnx.select(np.array([1, 0, 1]))
+            ref.select(np.array([1, 0, 1]))
+            token = token[[1, 0, 1]]
+        a, b = onnx.step(token), ref.step(token)
+        np.testing.assert_allclose(a, b, atol=2e-4, rtol=0, err_msg=f"step {step}")
+    assert onnx._kv[0].shape()[2] > len(PROMPTS[1]) + _KV_ROOM
+
+
 def test_log_likelihoods_agree(backends):
     ids, mask = right_padded(PROMPTS[:4])
     lls = {name: b.log_likelihoods(ids, mask) for name, b in backends.items()}
