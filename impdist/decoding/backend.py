@@ -16,6 +16,9 @@ class DecoderBackend(Protocol):
 
     name: str          # "torch", "onnx" or "onnx-int8"
     vocab_size: int    # width of the logits rows
+    # Whether extend() appends a block of several tokens per row to a batch's cache without
+    # recomputing it; the decode loop prefills a shared prompt prefix once only if so.
+    extends_blocks: bool = True
 
     def prefill(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Start a batch. input_ids/attention_mask: int64 (B, T), LEFT-padded (mask 0 on pads).

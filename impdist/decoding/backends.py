@@ -179,6 +179,9 @@ class OnnxBackend(DecoderBackend):
         # one buffer per cache tensor, bound as both past and present: no copy of the cache per step.
         meta = self.session.get_modelmeta().custom_metadata_map
         self._in_place = meta.get(KV_IN_PLACE_KEY) == "1" and self._device[0] == "cpu"
+        # Its attention takes a block after a past for one row only (extend re-runs the whole rows):
+        # the decode loop then prefills whole prompts instead of a shared prefix twice.
+        self.extends_blocks = not self._in_place
         self._kv: list = []
         self._ids: list[np.ndarray] = []  # in-place graphs: the tokens in the cache, as blocks
         self._mask = self._pos = None

@@ -112,6 +112,21 @@ def test_a_prefix_every_prompt_shares_is_prefilled_once():
     assert prefilled == [[[3, 4, 5, 6]]] and be.extends == 1  # each prompt keeps a token of its own
 
 
+def test_a_backend_that_cannot_extend_blocks_gets_whole_prompts_not_a_prefix_twice():
+    """A graph whose attention re-runs the rows for a block after a past (the fused Llama graph)
+    would compute a shared prefix twice: the loop prefills the whole prompts instead."""
+    prompts = [[3, 4, 5, 6, 8, 1], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]]
+    jobs = jobs_of(prompts)
+    cfg = SamplingConfig(temperature=1.0, top_p=0.95)
+    be = FakeBackend()
+    be.extends_blocks = False
+    prefilled = []
+    original = be.prefill
+    be.prefill = lambda ids, mask: prefilled.append(len(ids)) or original(ids, mask)
+    assert run(be, jobs, cfg, batch_size=3) == run(FakeBackend(), jobs, cfg, batch_size=1)
+    assert prefilled == [3] and getattr(be, "extends", 0) == 0
+
+
 def test_fake_backend_log_likelihoods_are_log_probabilities():
     be = FakeBackend(vocab=12)
     ids = np.array([[3, 4, 5, 6]], dtype=np.int64)
