@@ -11,18 +11,33 @@ at batch 32 over all of them (sentences/s, and the iBLEU of the outputs: 0.7 * B
 one JSON line per row: peer = transformers' generate (torch fp32) at the same batch size;
 `vs_torch_loop` is the ratio to impdist's own loop on torch fp32.
 
+Then the decoding race against the engines a user would serve the student with instead
+(bench/decode_race.py, as bench_teacher runs it): impdist's --race-backends and the --peers
+(CTranslate2 int8 / float32, ONNX Runtime GenAI int8 / int4, converted from the student's own fp32
+weights) decode the student's paraphrase prompts of the same MRPC sentences greedily for exactly
+--new-tokens steps at each of --race-batches, taking turns; fidelity is the share of
+teacher-forced next-token argmaxes equal to fp32's over the first --reference-items prompts
+followed by their reference paraphrases. A peer that is not installed is named and skipped
+(pip install 'impdist[bench]'); --peers none skips the race.
+
 The student is a folder `impdist train` wrote (--model); its ONNX graphs are exported into the
-impdist cache on first use (about a minute for SmolLM2-135M), outside the timings.
+impdist cache on first use (about a minute for SmolLM2-135M), and the peers convert it once into
+the same cache, outside the timings.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
+import peers as peer_engines
 from common import Report, read_jsonl
-from impdist.decoding.backends import BACKENDS
+from decode_race import Race, available_peers, run_race
+from impdist.decoding.backends import BACKENDS, default_threads
 from impdist.decoding.decode import left_pad
 from impdist.metrics import ibleu
+from impdist.models.names import hf_model_dir, load_tokenizer
+from impdist.student.codes import target_text
+from impdist.student.meta import prompt_format, read_meta
 from impdist.student.serve import MAX_NEW_TOKENS, Paraphraser
 
 PEER = "transformers"
@@ -96,6 +111,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32, help="the large batch size (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per row; the best counts (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=None, help="intra-op threads (default: all cores)")
+    ap.add_argument("--peers", default=",".join(peer_engines.PEERS),
+                    help="peer engines of the decoding race, comma-separated, or 'none' (default: %(default)s)")
+    ap.add_argument("--race-backends", default="onnx-int8,onnx",
+                    help="impdist backends in the decoding race (default: %(default)s)")
+    ap.add_argument("--race-batches", default="1,16,64", help="the race's batch sizes (default: %(default)s)")
+    ap.add_argument("--new-tokens", type=int, default=32,
+                    help="the race's decode steps per run, about an MRPC paraphrase (default: %(default)s)")
+    ap.add_argument("--race-repeat", type=int, default=3, help="race runs per row; the best counts (default: %(default)s)")
+    ap.add_argument("--reference-items", type=int, default=8,
+                    help="prompt + reference paraphrase sequences the race's fidelity is measured over (default: %(default)s)")
     args = ap.parse_args()
     names = [PEER] + [b.strip() for b in args.backends.split(",") if b.strip()]
     rows = read_jsonl("mrpc_dev.jsonl")[: args.sentences]
@@ -144,6 +169,27 @@ def main() -> None:
             report.add(f"student_b{batch}_{name}", n, r[batch], peer[batch], "transformers generate, torch fp32",
                        **extra)
     report.emit_json()
+    race(args, srcs, [r[0] for r in refs])
+
+
+def race(args: argparse.Namespace, srcs: list[str], refs: list[str]) -> None:
+    """The decoding race on the student's own paraphrase prompts (bench/decode_race.py)."""
+    peer_names = available_peers([p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"])
+    if not peer_names:
+        return
+    threads = args.threads or default_threads()
+    batches = [int(b) for b in args.race_batches.split(",")]
+    fmt, tokenizer = prompt_format(read_meta(args.model)), load_tokenizer(args.model)
+    controls = fmt.request("paraphrase")
+    prompts = [fmt.prompt(t, controls) for t in srcs]
+    ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    references = [tokenizer(p + target_text(ref, decoder_only=True), add_special_tokens=False).input_ids
+                  for p, ref in zip(prompts, refs[: args.reference_items])]
+    print(f"\ndecoding race: the student's paraphrase prompts of {max(batches)} MRPC sentences, greedy, "
+          f"{args.new_tokens} new tokens, {threads} threads", flush=True)
+    run_race(Race(args.model, hf_model_dir(args.model), ids[: max(batches)], references, args.new_tokens, threads),
+             [b.strip() for b in args.race_backends.split(",") if b.strip()], peer_names, batches,
+             args.race_repeat, prefix="student_decode").emit_json()
 
 
 if __name__ == "__main__":
