@@ -135,19 +135,17 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
         for row, st in enumerate(states):
             _record(st, int(out[row]), n)
         return out
+    if constrained and all(st.constraint is not None for st in states):
+        out = _select_allowed(logits, states, cfg)
+        for row, st in enumerate(states):
+            _record(st, int(out[row]), n)
+        return out
     x = np.array(logits, dtype=np.float32)  # a copy: the masks below write into it
     if cfg.banned_ids:
         x[:, list(cfg.banned_ids)] = -np.inf
     if n > 0:
         for row, st in enumerate(states):
-            toks = st.tokens()
-            if n == 1:
-                banned = set(toks)
-            elif len(toks) >= n - 1:
-                banned = st.seen.get(tuple(toks[len(toks) - n + 1 :]), set())
-            else:
-                banned = set()
-            if banned:
+            if banned := _repeats(st, n):
                 x[row, list(banned)] = -np.inf
     if constrained:  # one mask for the batch: True where a constraint forbids the token
         forbidden = np.zeros(x.shape, dtype=bool)
@@ -165,6 +163,37 @@ def select_next(logits: np.ndarray, states: list[SequenceState], cfg: SamplingCo
     for row, st in enumerate(states):
         _record(st, int(out[row]), n)
     return out
+
+
+def _repeats(state: SequenceState, n: int) -> set[int]:
+    """The tokens that would repeat an n-gram of the sequence (no_repeat_ngram_size n)."""
+    toks = state.tokens()
+    if n == 1:
+        return set(toks)
+    if len(toks) >= n - 1:
+        return state.seen.get(tuple(toks[len(toks) - n + 1 :]), set())
+    return set()
+
+
+def _select_allowed(logits: np.ndarray, states: list[SequenceState], cfg: SamplingConfig) -> np.ndarray:
+    """select_next when every row has a constraint: each row's softmax and nucleus over its few
+    allowed tokens (sorted ids, so ties fall as over the whole vocabulary) instead of masking the
+    whole vocabulary, which cost an eighth of extractive decoding's time."""
+    allowed = [st.constraint.allowed(st.constraint_state, len(st.generated)) for st in states]  # type: ignore[union-attr]
+    ids = np.zeros((len(states), max(len(a) for a in allowed)), dtype=np.int64)
+    x = np.full(ids.shape, -np.inf, dtype=np.float32)  # padding: never picked
+    banned = set(cfg.banned_ids)
+    for row, (a, st) in enumerate(zip(allowed, states)):
+        ids[row, : len(a)] = a
+        x[row, : len(a)] = logits[row, a]
+        if no := banned | (_repeats(st, cfg.no_repeat_ngram_size) if cfg.no_repeat_ngram_size else set()):
+            x[row, : len(a)][np.isin(a, list(no))] = -np.inf
+    if cfg.greedy:
+        return ids[np.arange(len(ids)), np.argmax(x, axis=1)]
+    x /= np.float32(cfg.temperature)
+    chosen = nucleus(_softmax(x), cfg.top_p)
+    return np.array([_draw(ids[row, k], p, st.rng) for row, ((k, p), st) in enumerate(zip(chosen, states))],
+                    dtype=np.int64)
 
 
 def newline_token_ids(tokenizer) -> tuple[int, ...]:

@@ -192,3 +192,49 @@ def test_the_numpy_sampler_picks_what_torchs_softmax_and_sort_pick():
         head = torch.cumsum(top[:keep], 0).numpy()
         u = new_state([1], seed=5, key=row, ngram=0).rng.random() * float(head[-1])
         assert got[row] == int(ids[min(int(np.searchsorted(head, u, side="right")), keep - 1)])
+
+
+class _AllowSet:
+    """A constraint allowing a fixed, sorted set of ids whatever the state (Extractive's interface)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = np.unique(ids)
+
+    def initial(self):
+        return frozenset()
+
+    def allowed(self, state, generated: int) -> np.ndarray:
+        return self.ids
+
+    def advance(self, state, token: int):
+        return state
+
+
+@pytest.mark.parametrize("greedy", [False, True])
+@pytest.mark.parametrize("vocab", [50, 3000])
+def test_constrained_rows_pick_what_masking_the_whole_vocabulary_picks(vocab, greedy):
+    """Every row constrained: softmax and nucleus over the allowed ids alone pick the token that
+    masking everything else and sampling the whole vocabulary picks (banned ids and no-repeat
+    n-grams included)."""
+    from impdist.decoding.sampling import new_state, select_next
+
+    rows, top_p, temperature, ngram = 24, 0.9, 0.7, 2
+    logits = _nucleus_logits(rows, vocab)
+    rng = np.random.default_rng(1)
+    allow = [_AllowSet(rng.choice(vocab, size=int(rng.integers(1, 200)), replace=True)) for _ in range(rows)]
+    prompts = [[int(a.ids[0]), int(a.ids[-1]), int(a.ids[0])] for a in allow]  # a 2-gram to ban: (ids[0] -> ids[-1])
+    cfg = SamplingConfig(temperature=temperature, top_p=top_p, greedy=greedy, banned_ids=(int(allow[3].ids[0]),),
+                         no_repeat_ngram_size=ngram)
+    states = [new_state(prompts[r], seed=5, key=r, ngram=ngram, constraint=allow[r]) for r in range(rows)]
+    got = select_next(logits.copy(), states, cfg)
+    for r in range(rows):
+        masked = np.full(vocab, -np.inf, dtype=np.float32)
+        masked[allow[r].ids] = logits[r, allow[r].ids]
+        masked[list(cfg.banned_ids)] = -np.inf
+        if len(allow[r].ids) > 1:
+            masked[int(allow[r].ids[-1])] = -np.inf  # the prompt's 2-gram, ids[0] -> ids[-1], may not repeat
+        if not np.isfinite(masked).any():
+            continue  # nothing allowed is left: no defined pick
+        rng_r = new_state([1], seed=5, key=r, ngram=0).rng
+        want = int(np.argmax(masked)) if greedy else _reference_pick(masked, top_p, temperature, rng_r)
+        assert got[r] == want, r
