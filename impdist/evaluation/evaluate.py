@@ -247,15 +247,11 @@ def evaluate(
         results.append(run(f"first {words} words", {"words": words},
                            lambda: base.truncate(evalset.srcs, max(1, words))))
     if "teacher" in baselines:
-        # The teacher plainly, then given each of the student's decoding choices in turn: the
-        # deletion-only constraint, then also the best-of-N choice (what distillation adds is the
-        # gap to the teacher decoded and chosen the same way).
-        variants = [EvalControls()]
-        if controls.extractive:
-            variants.append(EvalControls(extractive=True))
-        if controls.best_of > 1:
-            variants.append(EvalControls(extractive=controls.extractive, best_of=controls.best_of))
-        for v in variants:
+        # The teacher given each of the student's decodings: greedy, then the best-of-N choice,
+        # each under the deletion-only constraint where the student's is (what distillation adds
+        # is the gap to the teacher decoded and chosen the same way; an unconstrained teacher
+        # beside an extractive student would only add decoding time).
+        for v in (EvalControls(extractive=c.extractive, best_of=c.best_of) for c in decodings):
             ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task], **v.as_controls()}
             name = "teacher, prompted" + ", extractive" * v.extractive + f", best of {v.best_of}" * (v.best_of > 1)
             results.append(run(name, ident, lambda v=v: _teacher_outputs(teacher, evalset, v, embedder, batch_size,
