@@ -30,7 +30,7 @@ import argparse
 import time
 
 import peers as peer_engines
-from common import Report, read_jsonl
+from common import Report, names, read_jsonl
 from decode_race import Race, available_peers, run_race
 from impdist.decoding.backends import BACKENDS, default_threads
 from impdist.decoding.decode import left_pad
@@ -122,14 +122,14 @@ def main() -> None:
     ap.add_argument("--reference-items", type=int, default=8,
                     help="prompt + reference paraphrase sequences the race's fidelity is measured over (default: %(default)s)")
     args = ap.parse_args()
-    names = [PEER] + [b.strip() for b in args.backends.split(",") if b.strip()]
+    systems = [PEER] + names(args.backends)
     rows = read_jsonl("mrpc_dev.jsonl")[: args.sentences]
     srcs, refs = [r["src"] for r in rows], [r["refs"] for r in rows]
     print(f"student {args.model}; {len(srcs)} MRPC dev sentences at batch {args.batch}, "
           f"{args.batch1_sentences} at batch 1", flush=True)
 
     students, load_s = {}, {}
-    for name in names:
+    for name in systems:
         start = time.perf_counter()
         students[name] = (TransformersGenerate(args.model, args.threads) if name == PEER
                           else Paraphraser.load(args.model, backend=name, threads=args.threads))
@@ -155,7 +155,7 @@ def main() -> None:
     report = Report()
     Report.header("sent/s")
     for batch in (1, args.batch):
-        for name in names:
+        for name in systems:
             r = results[name]
             q = r["quality"]
             extra = {"backend": name, "batch": batch, "ibleu": round(q["ibleu"], 2), "bleu": round(q["bleu"], 2),
@@ -174,7 +174,7 @@ def main() -> None:
 
 def race(args: argparse.Namespace, srcs: list[str], refs: list[str]) -> None:
     """The decoding race on the student's own paraphrase prompts (bench/decode_race.py)."""
-    peer_names = available_peers([p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"])
+    peer_names = available_peers(args.peers)
     if not peer_names:
         return
     threads = args.threads or default_threads()
@@ -188,7 +188,7 @@ def race(args: argparse.Namespace, srcs: list[str], refs: list[str]) -> None:
     print(f"\ndecoding race: the student's paraphrase prompts of {max(batches)} MRPC sentences, greedy, "
           f"{args.new_tokens} new tokens, {threads} threads", flush=True)
     run_race(Race(args.model, hf_model_dir(args.model), ids[: max(batches)], references, args.new_tokens, threads),
-             [b.strip() for b in args.race_backends.split(",") if b.strip()], peer_names, batches,
+             names(args.race_backends), peer_names, batches,
              args.race_repeat, prefix="student_decode").emit_json()
 
 

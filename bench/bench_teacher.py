@@ -8,9 +8,10 @@ for exactly --new-tokens steps (no early stop, so every engine produces the same
 with the same --threads. tokens/s counts the decode steps after the first token (prefill reported
 apart); best of --repeat runs. Fidelity: over a fixed reference text (the first 8 MRPC sentences,
 concatenated), the share of teacher-forced next-token argmaxes equal to those of the fp32 model
-(torch, transformers' forward over the whole text). Prints a table whose ratio is each row's
-speed over the fastest peer's at that batch size (the engines take turns, one run each per round), then one JSON line per row. A peer that is not
-installed is named in one line and its rows skipped (pip install 'impdist[bench]').
+(torch, transformers' forward over the whole text). The engines take turns, one run each per
+round (bench/decode_race.py). Prints a table whose ratio is each row's speed over the fastest
+peer's at that batch size, then one JSON line per row. A peer that is not installed is named in
+one line and its rows skipped (pip install 'impdist[bench]').
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import argparse
 import json
 
 import peers as peer_engines
-from common import DATA_DIR, read_jsonl
+from common import DATA_DIR, names, read_jsonl
 from decode_race import Race, available_peers, run_race
 from impdist.decoding.backends import BACKENDS, default_threads
 from impdist.io.cache import cache_dir
@@ -50,11 +51,11 @@ def main() -> None:
 
     print(f"model {args.model}, {threads} threads; the first run exports ONNX graphs and converts the peers "
           f"(a few minutes for smollm2-135m), cached under {cache_dir()} afterwards", flush=True)
-    peer_names = available_peers([p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"])
+    peer_names = available_peers(args.peers)
     tokenizer = load_tokenizer(args.model)
     race = Race(args.model, hf_model_dir(args.model), [tokenizer(p).input_ids for p in prompts(max(batches))],
                 [tokenizer(reference).input_ids], args.new_tokens, threads)
-    run_race(race, [b.strip() for b in args.backends.split(",") if b.strip()], peer_names, batches,
+    run_race(race, names(args.backends), peer_names, batches,
              args.repeat).emit_json()
 
 

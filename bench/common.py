@@ -18,6 +18,11 @@ def read_jsonl(name: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def names(spec: str) -> list[str]:
+    """The names of a comma-separated option, blanks dropped; 'none' names nothing."""
+    return [n for n in (part.strip() for part in spec.split(",")) if n and n != "none"]
+
+
 def best_time(fn: Callable[[], object], repeat: int = 3, min_time: float = 0.2) -> float:
     """Best wall time of one call over `repeat` rounds (each round at least min_time long)."""
     best = float("inf")

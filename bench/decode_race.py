@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import peers as peer_engines
-from common import Report
+from common import Report, names
 from impdist.decoding.backends import make_backend
 
 
@@ -65,10 +65,11 @@ def time_round_robin(engines: dict, batches: list[int], prompt_ids: list[list[in
     return rows
 
 
-def available_peers(names: list[str]) -> list[str]:
-    """The peers that can run here; each missing one is named in a line and skipped."""
+def available_peers(spec: str) -> list[str]:
+    """The peers of a comma-separated option ('none': no peer) that can run here; each missing
+    one is named in a line and skipped."""
     kept = []
-    for name in names:
+    for name in names(spec):
         if (why := peer_engines.missing(name)) is None:
             kept.append(name)
         else:

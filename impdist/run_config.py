@@ -56,11 +56,12 @@ def _default_controls() -> dict[str, EvalControls]:
     # Paraphrases are asked for the 0.30-0.45 diversity bucket: on 1,000 MRPC items outside
     # mrpc-eval it gave three students BERT-iBLEU +0.26 to +0.51 over no code, at iBLEU -0.19 to
     # +0.30 (the students of pairs kept at judge 0.75 / 0.80 / 0.644), and +0.6 / +0.02 on 400
-    # more; 0.45-0.60 and >= 0.60 cost BERT-iBLEU. Compression references delete words rather than rephrase, so summaries
-    # are asked for the least-diverse bucket, decoded extractively, and the most informative of 8
-    # samples is kept: on Google items 500-699 (outside the evaluated 500) best of 8 and of 12 gave
-    # the student 72.4 / 71.7 ROUGE-L and the teacher chosen the same way 67.8 / 67.8, so 12 paid
-    # nothing for its half again of the time (items 250-449 earlier: 8 / 12 / 16 67.1 / 68.2 / 68.6).
+    # more; 0.45-0.60 and >= 0.60 cost BERT-iBLEU. Compression references delete words rather
+    # than rephrase, so summaries are asked for the least-diverse bucket, decoded extractively,
+    # and the most informative of 8 samples is kept: on Google items 500-699 (outside the
+    # evaluated 500) best of 8 and of 12 gave the student 72.4 / 71.7 ROUGE-L and the teacher
+    # chosen the same way 67.8 / 67.8, so 12 paid nothing for its half again of the time (items
+    # 250-449 earlier: 8 / 12 / 16 67.1 / 68.2 / 68.6).
     return {"paraphrase": EvalControls(diversity=0.4),
             "summary": EvalControls(diversity=0.1, extractive=True, best_of=8)}
 

@@ -210,12 +210,13 @@ class _AllowSet:
         return state
 
 
+@pytest.mark.parametrize("mixed", [False, True])
 @pytest.mark.parametrize("greedy", [False, True])
 @pytest.mark.parametrize("vocab", [50, 3000])
-def test_constrained_rows_pick_what_masking_the_whole_vocabulary_picks(vocab, greedy):
-    """Every row constrained: softmax and nucleus over the allowed ids alone pick the token that
-    masking everything else and sampling the whole vocabulary picks (banned ids and no-repeat
-    n-grams included)."""
+def test_constrained_rows_pick_what_masking_the_whole_vocabulary_picks(vocab, greedy, mixed):
+    """Constrained rows (every row, or every row but each fifth, which is free): softmax and
+    nucleus over the allowed ids alone pick the token that masking everything else and sampling
+    the whole vocabulary picks (banned ids and no-repeat n-grams included)."""
     from impdist.decoding.sampling import new_state, select_next
 
     rows, top_p, temperature, ngram = 24, 0.9, 0.7, 2
@@ -225,11 +226,14 @@ def test_constrained_rows_pick_what_masking_the_whole_vocabulary_picks(vocab, gr
     prompts = [[int(a.ids[0]), int(a.ids[-1]), int(a.ids[0])] for a in allow]  # a 2-gram to ban: (ids[0] -> ids[-1])
     cfg = SamplingConfig(temperature=temperature, top_p=top_p, greedy=greedy, banned_ids=(int(allow[3].ids[0]),),
                          no_repeat_ngram_size=ngram)
-    states = [new_state(prompts[r], seed=5, key=r, ngram=ngram, constraint=allow[r]) for r in range(rows)]
+    free = {r for r in range(rows) if mixed and r % 5 == 0}
+    states = [new_state(prompts[r], seed=5, key=r, ngram=ngram, constraint=None if r in free else allow[r])
+              for r in range(rows)]
     got = select_next(logits.copy(), states, cfg)
     for r in range(rows):
         masked = np.full(vocab, -np.inf, dtype=np.float32)
-        masked[allow[r].ids] = logits[r, allow[r].ids]
+        kept = np.arange(vocab) if r in free else allow[r].ids
+        masked[kept] = logits[r, kept]
         masked[list(cfg.banned_ids)] = -np.inf
         if len(allow[r].ids) > 1:
             masked[int(allow[r].ids[-1])] = -np.inf  # the prompt's 2-gram, ids[0] -> ids[-1], may not repeat
