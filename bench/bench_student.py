@@ -119,7 +119,7 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=32,
                     help="the race's decode steps per run, about an MRPC paraphrase (default: %(default)s)")
     ap.add_argument("--race-repeat", type=int, default=3, help="race runs per row; the best counts (default: %(default)s)")
-    ap.add_argument("--reference-items", type=int, default=8,
+    ap.add_argument("--reference-items", type=int, default=40,
                     help="prompt + reference paraphrase sequences the race's fidelity is measured over (default: %(default)s)")
     args = ap.parse_args()
     systems = [PEER] + names(args.backends)

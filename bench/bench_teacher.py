@@ -6,9 +6,10 @@ Every engine decodes the same news-dateline prompts (the paper's `CITY, COUNTRY 
 contexts from the shipped impdist/data/news_prefix.json; the first B of them at batch B), greedily,
 for exactly --new-tokens steps (no early stop, so every engine produces the same number of tokens),
 with the same --threads. tokens/s counts the decode steps after the first token (prefill reported
-apart); best of --repeat runs. Fidelity: over a fixed reference text (the first 8 MRPC sentences,
-concatenated), the share of teacher-forced next-token argmaxes equal to those of the fp32 model
-(torch, transformers' forward over the whole text). The engines take turns, one run each per
+apart); best of --repeat runs. Fidelity: over --reference-items reference texts (each the source
+sentence of an MRPC dev item, then its paraphrase: about 2,000 tokens for 40; fewer tokens let
+a handful of ties decide the ranking), the share of teacher-forced next-token argmaxes equal to those
+of the fp32 model (torch, transformers' forward over each whole text). The engines take turns, one run each per
 round (bench/decode_race.py). Prints a table whose ratio is each row's speed over the fastest
 peer's at that batch size, then one JSON line per row. A peer that is not installed is named in
 one line and its rows skipped (pip install 'impdist[bench]').
@@ -44,17 +45,19 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=64, help="decode steps per run (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per row; the best is reported (default: %(default)s)")
     ap.add_argument("--threads", type=int, default=None, help="intra-op threads, every engine (default: all cores)")
+    ap.add_argument("--reference-items", type=int, default=40,
+                    help="MRPC dev items whose source + paraphrase fidelity is measured over (default: %(default)s)")
     args = ap.parse_args()
     threads = args.threads or default_threads()
     batches = [int(b) for b in args.batches.split(",")]
-    reference = " ".join(r["src"] for r in read_jsonl("mrpc_dev.jsonl")[:8])
+    references = [f"{r['src']} {r['refs'][0]}" for r in read_jsonl("mrpc_dev.jsonl")[: args.reference_items]]
 
     print(f"model {args.model}, {threads} threads; the first run exports ONNX graphs and converts the peers "
           f"(a few minutes for smollm2-135m), cached under {cache_dir()} afterwards", flush=True)
     peer_names = available_peers(args.peers)
     tokenizer = load_tokenizer(args.model)
     race = Race(args.model, hf_model_dir(args.model), [tokenizer(p).input_ids for p in prompts(max(batches))],
-                [tokenizer(reference).input_ids], args.new_tokens, threads)
+                [tokenizer(r).input_ids for r in references], args.new_tokens, threads)
     run_race(race, names(args.backends), peer_names, batches,
              args.repeat).emit_json()
 

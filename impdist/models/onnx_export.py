@@ -123,30 +123,34 @@ def save_onnx(model, path: Path) -> None:
 # Block size, re-measured on the make-run student after graph_passes (96 MRPC sentences, batch 32,
 # the variants interleaved in one process, best of 5): blocks of 128 decode 14-16% faster than
 # blocks of 32 (fewer per-block int32 -> float rescalings in the VNNI kernel), 256 no faster;
-# 4-bit weights were slower than 8-bit at both sizes. Its iBLEU: bench/bench_student.py.
+# 4-bit weights were slower than 8-bit at both sizes.
 # Gather (the embedding) stays fp32: a step reads B rows of it, so int8 would save disk, not time.
-# The fused Llama graph (impdist.models.llama_graph, 2 threads, interleaved with ORT GenAI's int8
-# graph on a shared machine (load ~3 on 2 cores), so absolute rates are low; agreement =
-# teacher-forced top-1 agreement with fp32 over bench_teacher's 172 reference tokens): blocks of
-# 128 everywhere decode 60 / 275 tok/s at batch 1 / 16 where the traced graph gave 45 / 231;
-# every MatMul in blocks of 128: agreement 0.924 (GenAI int8, blocks of 32: 0.948);
-# blocks of 32 everywhere: 0.942, and 17% slower; lm_head alone in blocks of 32: 0.936; mlp.down_proj
-# alone in blocks of 32 (its input's outliers again): 0.953, 7-15% slower than all-128 and still
-# as fast as GenAI int8 or faster at batch 1, 16 and 64. So down_proj gets blocks of 32.
-INT8_SCHEME = {"method": "matmulnbits", "bits": 8, "block_size": 128, "symmetric": True, "accuracy_level": 4,
-               "fine_block_size": 32, "fine_nodes": "down_proj"}
+# Fidelity, measured on the fused Llama graph (impdist.models.llama_graph) as teacher-forced top-1
+# agreement with fp32 over ~2,000 tokens (bench/bench_teacher.py and bench/bench_student.py, 40
+# reference sequences each; 2-core AMD EPYC, AVX2 without VNNI, 2026-12-07):
+#                                          teacher  student   (ORT GenAI int8, blocks of 32: 0.953 / 0.972)
+#   blocks of 128, mlp.down_proj 32         0.924    0.938    (the scheme before: fast on VNNI)
+#   128, down_proj 32, lm_head 32                    0.939
+#   128, down_proj 32, qkv_proj 32                   0.949
+#   128, down_proj 16                                0.952
+#   128, qkv_proj / o_proj / down_proj 16            0.966
+#   blocks of 32 everywhere                 0.948    0.971
+#   16 everywhere but lm_head (128)                  0.973
+#   blocks of 16 everywhere                 0.961    0.980
+# Smaller blocks help every projection, so one block size serves all. On this AVX2 CPU the size
+# hardly changes speed (student, batch 1 / 16 / 64: 66 / 219 / 249 tok/s in blocks of 16 against 66 /
+# 235 / 254 for the scheme before); on the Zen4 VNNI CPU above blocks of 16 decoded 0.73x / 0.87x /
+# 0.89x as fast as GenAI int8 where the scheme before was 0.91x / 1.33x / 1.30x. Fidelity first:
+# blocks of 16 are the only scheme at or above GenAI int8's agreement for both models.
+INT8_SCHEME = {"method": "matmulnbits", "bits": 8, "block_size": 16, "symmetric": True, "accuracy_level": 4}
 
 
 def quantize_int8(src: Path, out: Path) -> None:
-    """Write an int8 copy of the ONNX directory src into out (scheme: INT8_SCHEME): the MatMuls whose
-    node name holds INT8_SCHEME["fine_nodes"] in blocks of fine_block_size, the others of block_size."""
+    """Write an int8 copy of the ONNX directory src into out: every constant-weight MatMul as
+    MatMulNBits (scheme: INT8_SCHEME)."""
     import onnx
 
-    model = onnx.load(str(src / ONNX_FILE))
-    matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul"]
-    fine = [n for n in matmuls if INT8_SCHEME["fine_nodes"] in n]
-    model = _matmul_nbits(model, INT8_SCHEME["fine_block_size"], exclude=[n for n in matmuls if n not in fine])
-    model = _matmul_nbits(model, INT8_SCHEME["block_size"], exclude=[])
+    model = _matmul_nbits(onnx.load(str(src / ONNX_FILE)), INT8_SCHEME["block_size"], exclude=[])
     save_onnx(model, out / ONNX_FILE)
     for p in src.iterdir():
         if p.name not in (ONNX_FILE, _EXTERNAL_DATA) and p.is_file():

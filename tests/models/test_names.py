@@ -215,6 +215,20 @@ def test_onnx_export_is_cached_and_int8_reuses_it(tiny, cache_root, monkeypatch)
     assert (int8 / "model.onnx").stat().st_size < (fp32 / "model.onnx").stat().st_size
 
 
+def test_int8_quantizes_every_weight_matmul_in_the_scheme_block_size(tiny, cache_root):
+    import onnx
+
+    graph = onnx.load(str(models.onnx_model_dir(str(tiny), int8=True) / "model.onnx"), load_external_data=False)
+    weights = {i.name for i in graph.graph.initializer}
+    assert not [n.name for n in graph.graph.node if n.op_type == "MatMul" and set(n.input) & weights]
+    quantized = [n for n in graph.graph.node if n.op_type == "MatMulNBits"]
+    assert quantized and all(n.name for n in quantized)
+    for n in quantized:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        assert (attrs["bits"], attrs["block_size"], attrs["accuracy_level"]) == (
+            export.INT8_SCHEME["bits"], export.INT8_SCHEME["block_size"], export.INT8_SCHEME["accuracy_level"]), n.name
+
+
 def test_changed_source_gets_a_new_export(tmp_path, cache_root):
     src = tiny_llama_dir(tmp_path / "m", seed=1)
     first = models.onnx_model_dir(str(src), int8=False)
