@@ -126,8 +126,8 @@ def save_onnx(model, path: Path) -> None:
 # 4-bit weights were slower than 8-bit at both sizes.
 # Gather (the embedding) stays fp32: a step reads B rows of it, so int8 would save disk, not time.
 # Fidelity, measured on the fused Llama graph (impdist.models.llama_graph) as teacher-forced top-1
-# agreement with fp32 over ~2,000 tokens (bench/bench_teacher.py and bench/bench_student.py, 40
-# reference sequences each; 2-core AMD EPYC, AVX2 without VNNI, 2026-12-07):
+# agreement with fp32 over ~2,000 tokens (experiments/int8-blocks-probe.py, the reference sequences of
+# bench/bench_teacher.py and bench/bench_student.py; 2-core AMD EPYC, AVX2 without VNNI, 2026-12-07):
 #                                          teacher  student   (ORT GenAI int8, blocks of 32: 0.953 / 0.972)
 #   blocks of 128, mlp.down_proj 32         0.924    0.938    (the scheme before: fast on VNNI)
 #   128, down_proj 32, lm_head 32                    0.939
