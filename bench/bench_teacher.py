@@ -7,10 +7,10 @@ contexts from the shipped impdist/data/news_prefix.json; the first B of them at 
 for exactly --new-tokens steps (no early stop, so every engine produces the same number of tokens),
 with the same --threads. tokens/s counts the decode steps after the first token (prefill reported
 apart); best of --repeat runs. Fidelity: over --reference-items reference texts (each the source
-sentence of an MRPC dev item, then its paraphrase: about 2,000 tokens for 40; fewer tokens let
-a handful of ties decide the ranking), the share of teacher-forced next-token argmaxes equal to those
-of the fp32 model (torch, transformers' forward over each whole text). The engines take turns, one run each per
-round (bench/decode_race.py). Prints a table whose ratio is each row's speed over the fastest
+sentence of an MRPC dev item, then its paraphrase: about 2,000 tokens for 40; fewer tokens let a
+handful of ties decide the ranking), the share of teacher-forced next-token argmaxes equal to those
+of the fp32 model (torch, transformers' forward over each whole text). The engines take turns,
+one run each per round (bench/decode_race.py). Prints a table whose ratio is each row's speed over the fastest
 peer's at that batch size, then one JSON line per row. A peer that is not installed is named in
 one line and its rows skipped (pip install 'impdist[bench]').
 """

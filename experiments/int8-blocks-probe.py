@@ -10,7 +10,6 @@ Results of 2026-12-07: experiments/results/int8-blocks-2026-12-07.log and the RE
 import argparse, json, shutil, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import numpy as np
 import onnx
 import peers as peer_engines
 from decode_race import fp32_argmax, agreement, time_round_robin
@@ -102,17 +101,13 @@ print("reference tokens", ntok, flush=True)
 engines = {}
 for v in [x for x in a.variants.split(",") if x]:
     t = time.time(); e = backend_for(a.model, v); engines[v] = e
-    # per-item to get paired comparisons
-    if not a.items: continue
-    same = [int(np.sum(e.forced_argmax(r) == f)) for r, f in zip(refs_ids, fp32)]
-    e.same = same
-    print(json.dumps({"variant": v, "agree": round(sum(same) / ntok, 4), "s": round(time.time() - t, 1)}), flush=True)
+    if a.items:
+        print(json.dumps({"variant": v, "agree": round(agreement(e, refs_ids, fp32), 4),
+                          "s": round(time.time() - t, 1)}), flush=True)
 for p in [x for x in a.peers.split(",") if x]:
     e = peer_engines.make_peer(p, hf, default_threads()); engines[p] = e
-    if not a.items: continue
-    same = [int(np.sum(e.forced_argmax(r) == f)) for r, f in zip(refs_ids, fp32)]
-    e.same = same
-    print(json.dumps({"variant": p, "agree": round(sum(same) / ntok, 4)}), flush=True)
+    if a.items:
+        print(json.dumps({"variant": p, "agree": round(agreement(e, refs_ids, fp32), 4)}), flush=True)
 if a.time:
     bs = [int(b) for b in a.time.split(",")]
     res = time_round_robin(engines, bs, ids[: max(bs)], 32, a.repeat)

@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from impdist.logs import root_handlers_kept
@@ -150,21 +151,21 @@ def quantize_int8(src: Path, out: Path) -> None:
     MatMulNBits (scheme: INT8_SCHEME)."""
     import onnx
 
-    model = _matmul_nbits(onnx.load(str(src / ONNX_FILE)), INT8_SCHEME["block_size"], exclude=[])
+    model = _matmul_nbits(onnx.load(str(src / ONNX_FILE)), INT8_SCHEME["block_size"])
     save_onnx(model, out / ONNX_FILE)
     for p in src.iterdir():
         if p.name not in (ONNX_FILE, _EXTERNAL_DATA) and p.is_file():
             shutil.copy2(p, out / p.name)
 
 
-def _matmul_nbits(model, block_size: int, exclude: list[str]):
+def _matmul_nbits(model, block_size: int, exclude: Sequence[str] = ()):
     """model with its constant-weight MatMuls (but those named in exclude) as MatMulNBits."""
     with root_handlers_kept():  # the quantizer calls logging.basicConfig when imported
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     quantizer = MatMulNBitsQuantizer(
         model, bits=INT8_SCHEME["bits"], block_size=block_size, is_symmetric=INT8_SCHEME["symmetric"],
-        accuracy_level=INT8_SCHEME["accuracy_level"], op_types_to_quantize=("MatMul",), nodes_to_exclude=exclude)
+        accuracy_level=INT8_SCHEME["accuracy_level"], op_types_to_quantize=("MatMul",), nodes_to_exclude=list(exclude))
     with _quiet():
         quantizer.process()
     return quantizer.model.model

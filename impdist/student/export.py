@@ -182,6 +182,7 @@ def _card_body(meta: dict) -> str:
     fmt = meta["format"]
     tasks = ", ".join(f"{t} ({n})" for t, n in data.get("tasks", {}).items()) or "?"
     q = ex["quantization"] or {}
+    # exports before 2026-12-07 put some MatMuls in finer blocks (fine_nodes); the card still names them
     fine = f" ({q['fine_nodes']}: {q['fine_block_size']})" if q.get("fine_nodes") else ""
     quant = (f"int8: MatMulNBits, {q['bits']}-bit weights in blocks of {q['block_size']}{fine}, "
              f"accuracy level {q['accuracy_level']}" if ex["int8"] else "fp32")
