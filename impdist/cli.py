@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from impdist._version import __version__
-from impdist.decoding.runtime import BACKENDS
+from impdist.decoding.runtime import BACKENDS, BATCH_BACKEND
 from impdist.domains import (COMPRESSION, DIVERSITY, FRACTION, INNER_FRACTION, JUDGE_MAX_LENGTH, JUDGE_SCORE,
                              NON_NEGATIVE_INT, PORT, POSITIVE, POSITIVE_INT, SEED, STUDENT_MAX_LENGTH, THREADS,
                              UNIT, Domain)
@@ -130,7 +130,7 @@ def cli(log_level: str, log_file: Path | None) -> None:
               help="Number of news-prefix contexts, or a corpus file (.txt, .jsonl, .parquet).")
 @_setting("--samples", domain=POSITIVE_INT, default=8, show_default=True, help="Teacher samples per context (paper: 100).")
 @click.option("--out", default="runs/default", show_default=True, type=click.Path(path_type=Path))
-@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(BACKENDS))
+@click.option("--backend", default=BATCH_BACKEND, show_default=True, type=click.Choice(BACKENDS))
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @_setting("--seed", domain=SEED, default=0, show_default=True)
 @_setting("--batch-size", domain=POSITIVE_INT, default=16, show_default=True)
@@ -384,7 +384,7 @@ def train_command(data: tuple[Path, ...], out: Path, max_minutes: float | None, 
 @_setting("--samples", domain=POSITIVE_INT, default=10, show_default=True, help="Student samples per source.")
 @_setting("--top-p", domain=UNIT, default=0.9, show_default=True)
 @_setting("--temperature", domain=POSITIVE, default=0.7, show_default=True)
-@click.option("--backend", default="onnx-int8", show_default=True, type=click.Choice(BACKENDS),
+@click.option("--backend", default=BATCH_BACKEND, show_default=True, type=click.Choice(BACKENDS),
               help="Runtime of the student's sampling.")
 @click.option("--judge", default=None, help="Filter judge (default: the dataset card's, else embedding).")
 @_train_options

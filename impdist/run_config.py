@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from impdist._version import __version__
+from impdist.decoding.runtime import BATCH_BACKEND
 from impdist.domains import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT, check_fields, setting
 from impdist.errors import ImpdistError
 from impdist.filters.chain import FilterConfig
@@ -81,7 +82,7 @@ class RunConfig(Config):
     # datasets, which the report still shows, want more: --samples 6 or --preset large).
     contexts: int = setting(POSITIVE_INT, 256)
     samples: int = setting(POSITIVE_INT, 2)
-    generate_backend: str = "onnx-int8"
+    generate_backend: str = BATCH_BACKEND
     generate_batch_size: int = setting(POSITIVE_INT, 16)
     # judge: a paraphrase cross-encoder trained on labelled pairs; None uses the embedding judge
     judge_data: str | None = "mrpc-judge"  # MRPC's labelled pairs less the evaluated mrpc-eval items

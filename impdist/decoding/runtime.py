@@ -10,6 +10,14 @@ from impdist.errors import ImpdistError
 Backend = Literal["torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
 
+# The default runtime of each kind of work, chosen from bench/bench_teacher.py and bench_student.py
+# (README, "Which backend by default"). Work done in batches (the pipeline's samples of a context,
+# rewrites, evaluation: 16-64 rows) runs the fp32 graph: on the 2-core CPUs measured it decodes as
+# fast as int8 at batch 16 and faster at 64, and it is exact. A student served a request at a time
+# runs int8, about twice fp32's speed at batch 1.
+BATCH_BACKEND: Backend = "onnx"
+SERVING_BACKEND: Backend = "onnx-int8"
+
 
 class BackendError(ImpdistError):
     """A backend cannot run as asked (unknown name, device without its runtime)."""

@@ -25,6 +25,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from impdist.io.cache import cache_key, dir_identity
+from impdist.decoding.runtime import BATCH_BACKEND
 from impdist.errors import ImpdistError
 from impdist.evaluation import baselines as base
 from impdist.evaluation.data import EvalSet, load_eval_set
@@ -252,7 +253,8 @@ def evaluate(
         # is the gap to the teacher decoded and chosen the same way; an unconstrained teacher
         # beside an extractive student would only add decoding time).
         for v in (EvalControls(extractive=c.extractive, best_of=c.best_of) for c in decodings):
-            ident = {"teacher": teacher, "instruction": INSTRUCTIONS[evalset.task], **v.as_controls()}
+            ident = {"teacher": teacher, "backend": BATCH_BACKEND, "instruction": INSTRUCTIONS[evalset.task],
+                     **v.as_controls()}
             name = "teacher, prompted" + ", extractive" * v.extractive + f", best of {v.best_of}" * (v.best_of > 1)
             results.append(run(name, ident, lambda v=v: _teacher_outputs(teacher, evalset, v, embedder, batch_size,
                                                                          threads)))
@@ -290,8 +292,8 @@ def _teacher_outputs(model: str, evalset: EvalSet, controls: EvalControls, embed
 
 @lru_cache(maxsize=1)
 def _teacher(model: str, threads: int | None):
-    """The prompted teacher, loaded once for all of its rows."""
-    return PromptedTeacher(model, threads=threads)
+    """The prompted teacher, loaded once for all of its rows (its runtime is part of its rows' cache identity)."""
+    return PromptedTeacher(model, backend=BATCH_BACKEND, threads=threads)
 
 
 def _embedder(model: str, threads: int | None):

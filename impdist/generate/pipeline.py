@@ -9,7 +9,7 @@ from pathlib import Path
 from impdist.domains import POSITIVE_INT, SEED, THREADS
 from impdist.errors import ImpdistError
 from impdist.generate import stages
-from impdist.decoding.runtime import check_backend
+from impdist.decoding.runtime import BATCH_BACKEND, check_backend
 from impdist.generate.stages import (CandidatesConfig, CandidatesPayload, CorpusContextsConfig, CorpusPayload,
                                      NewsContextsConfig, NewsContextsPayload, TeacherSpec)
 from impdist.io import StageDir, fingerprint, read_texts
@@ -90,7 +90,7 @@ def generate(
     samples: int = 8,
     out: str | os.PathLike = "runs/default",
     *,
-    backend: str = "onnx-int8",
+    backend: str = BATCH_BACKEND,
     device: str = "cpu",
     seed: int = 0,
     batch_size: int = 16,

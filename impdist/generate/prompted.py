@@ -7,6 +7,7 @@ from typing import Sequence
 
 from impdist.decoding.decode import DecodeJob, decode_by_length
 from impdist.decoding.extractive import Extractive
+from impdist.decoding.runtime import BATCH_BACKEND
 from impdist.decoding.sampling import SamplingConfig
 from impdist.errors import ImpdistError
 from impdist.generate.teacher import load_teacher
@@ -27,7 +28,7 @@ class PromptedTeacher:
 
     A model without a chat template gets the instruction as plain text followed by "Answer:"."""
 
-    def __init__(self, model: str = DEFAULT_TEACHER, *, backend: str = "onnx-int8", device: str = "cpu",
+    def __init__(self, model: str = DEFAULT_TEACHER, *, backend: str = BATCH_BACKEND, device: str = "cpu",
                  threads: int | None = None, trust_remote_code: bool = False) -> None:
         self.model = model
         self.teacher = load_teacher(model, backend, device, threads, trust_remote_code)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from impdist.decoding.decode import DecodeJob, decode_batches
+from impdist.decoding.runtime import BATCH_BACKEND
 from impdist.decoding.sampling import SamplingConfig, SequenceState
 from impdist.generate.prefixes import news_prefix
 from impdist.generate.sentences import first_sentence_done, is_full_sentence, split_sentences
@@ -25,7 +26,7 @@ class TeacherSpec:
     """Which teacher runs a shard; part of each stage's config (and so of its run directory)."""
 
     model: str
-    backend: str = "onnx-int8"
+    backend: str = BATCH_BACKEND
     device: str = "cpu"
     threads: int | None = setting(THREADS, None, optional=True)
     trust_remote_code: bool = False

@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from impdist.decoding.runtime import BATCH_BACKEND
 from impdist.errors import ImpdistError
 from impdist.generate.prompted import INSTRUCTIONS, PromptedTeacher
 from impdist.io import StageDir, canonical_json
@@ -31,7 +32,7 @@ class Sampling:
     samples: int = setting(POSITIVE_INT, 10)
     top_p: float = setting(UNIT, 0.9)
     temperature: float = setting(POSITIVE, 0.7)
-    backend: str = "onnx-int8"
+    backend: str = BATCH_BACKEND
     device: str = "cpu"
     threads: int | None = setting(THREADS, None, optional=True)
     batch_size: int = setting(POSITIVE_INT, 32)

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from impdist.errors import ImpdistError, MalformedInputError, MissingExtraError
 from impdist.extras import install_hint
 from impdist.decoding.backends import make_backend
-from impdist.decoding.runtime import check_backend
+from impdist.decoding.runtime import SERVING_BACKEND, check_backend
 from impdist.decoding.decode import DecodeJob, decode_by_length
 from impdist.decoding.extractive import Extractive
 from impdist.decoding.sampling import SamplingConfig, newline_token_ids
@@ -62,7 +62,7 @@ class Paraphraser:
     def load(cls, path: str | os.PathLike, backend: str | None = None, device: str = "cpu", *,
              threads: int | None = None, trust_remote_code: bool = False) -> Paraphraser:
         """Load a student directory. backend: "torch", "onnx" or "onnx-int8"; None picks the
-        graph of an exported directory, or onnx-int8 for a trained one."""
+        graph of an exported directory, or SERVING_BACKEND (int8) for a trained one."""
         path = Path(path)
         meta = read_meta(path)
         exported = meta.get("export")
@@ -73,7 +73,7 @@ class Paraphraser:
                 trained = meta.get("export", {}).get("source", "the folder `impdist train` wrote")
                 raise StudentError(f"{path} holds an {own} export only; load it with backend={own!r}, or load "
                                    f"the trained student ({trained}) to run it with {backend!r}")
-        backend = backend or "onnx-int8"
+        backend = backend or SERVING_BACKEND
         check_backend(backend)
         if exported is None and not has_transformers():  # a trained student needs torch, even to export it
             raise MissingExtraError(f"{path} is a trained student, which needs torch and transformers to run or to "

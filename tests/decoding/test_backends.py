@@ -234,3 +234,20 @@ def _check_embedded_teacher(mrpc) -> None:
             logits = runs[name].step(tokens[-1])
         out[name] = np.stack(tokens, 1)
     assert np.array_equal(out["torch"], out["onnx"])
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_steps_logits_are_the_callers_to_keep(backends, name):
+    """The ONNX backend reads a step's logits from a buffer bound once for the whole batch
+    (OnnxBackend._bound_step); what it returns must not change under the next steps, and a new
+    batch of another size must bind anew."""
+    backend = backends[name]
+    for rows in (PROMPTS, PROMPTS[:2]):
+        logits = backend.prefill(*left_padded(rows))
+        kept = []
+        for _ in range(3):
+            logits = backend.step(logits.argmax(-1))
+            kept.append((logits, logits.copy()))
+        for returned, copy in kept:
+            assert returned.shape == (len(rows), backend.vocab_size)
+            np.testing.assert_array_equal(returned, copy)
