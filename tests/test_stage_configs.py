@@ -100,15 +100,16 @@ PINNED = {
 
 
 def test_make_runs_fingerprints_and_contexts_folder_are_unchanged(tmp_path):
-    contexts = NewsContextsConfig(TEACHER, RUN.seed, RUN.generate_batch_size)
+    teacher = replace(TEACHER, backend="onnx-int8")  # make run's teacher runtime when pinned (fp32 since f383cbf)
+    contexts = NewsContextsConfig(teacher, RUN.seed, RUN.generate_batch_size)
     assert contexts.fingerprint.startswith(PINNED["contexts"])
     samples = 6  # make run's samples per context when the fingerprint was pinned (2 since 5ce9312)
-    assert CandidatesConfig(TEACHER, RUN.seed, samples, RUN.contexts).fingerprint.startswith(PINNED["candidates"])
+    assert CandidatesConfig(teacher, RUN.seed, samples, RUN.contexts).fingerprint.startswith(PINNED["candidates"])
     for task in ("paraphrase", "summary"):
         scored = ScoredConfig(task, "paraphrase:/x/judge", RUN.pair_cap, "group", RUN.seed,
                               RUN.filters[task].lexical_gate(), RUN.embedder)
         assert scored.fingerprint.startswith(PINNED[f"scored {task}"])
-    sampling = Sampling(**asdict(RUN.rewrites["paraphrase"]), seed=RUN.seed, batch_size=64)
+    sampling = Sampling(**asdict(RUN.rewrites["paraphrase"]), seed=RUN.seed, batch_size=64, backend="onnx-int8")
     assert RewritesConfig(0, "paraphrase", "prompted:" + RUN.teacher, sampling).fingerprint.startswith(
         PINNED["rewrites paraphrase"])
     stage = contexts.open(tmp_path, inputs={})
