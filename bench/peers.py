@@ -143,9 +143,7 @@ class GenAIEngine:
 
         self._og = og
         self.name, self.label = f"genai-{precision}", f"ORT GenAI {og.__version__} {precision}"
-        key = cache_key(dir_identity(hf_dir), engine="genai", precision=precision, version=og.__version__)
-        path = artefact("peers-genai", f"{hf_dir.name}-{precision}", key,
-                        lambda out: build_genai(hf_dir, out, precision))
+        path = genai_dir(hf_dir, precision)
         config = og.Config(str(path))
         config.overlay(json.dumps({"model": {"decoder": {"session_options": {
             "intra_op_num_threads": threads, "inter_op_num_threads": 1}}}}))
@@ -184,6 +182,14 @@ class GenAIEngine:
             generator.append_tokens(np.array([[token]], dtype=np.int32))
             out.append(int(np.asarray(generator.get_logits()).reshape(-1).argmax()))
         return np.array(out)
+
+
+def genai_dir(hf_dir: Path, precision: str) -> Path:
+    """The folder of GenAI's graph of hf_dir at `precision` (built into the impdist cache once)."""
+    import onnxruntime_genai as og
+
+    key = cache_key(dir_identity(hf_dir), engine="genai", precision=precision, version=og.__version__)
+    return artefact("peers-genai", f"{hf_dir.name}-{precision}", key, lambda out: build_genai(hf_dir, out, precision))
 
 
 def build_genai(hf_dir: Path, out: Path, precision: str) -> None:

@@ -71,19 +71,19 @@ def profile_impdist(model: str, int8: bool, ids: np.ndarray, mask: np.ndarray, s
     return wall, ops, runs
 
 
-def profile_genai(hf_dir: Path, precision: str, ids: np.ndarray, steps: int, threads: int, tmp: str):
+def profile_genai(hf_dir: Path, precision: str, prompt_ids: list[list[int]], steps: int, threads: int, tmp: str):
+    """GenAI's generator with ORT profiling on its session, over the same prompts (left-padded with
+    GenAI's own pad id, which it masks)."""
     import onnxruntime_genai as og
 
-    engine = peers.GenAIEngine(hf_dir, precision, threads)  # builds (and caches) the graph
-    path = Path(og.__file__)  # noqa: F841
-    model_dir = next(Path(p) for p in glob.glob(str(Path.home() / ".cache/impdist/peers-genai/*")) if precision in p
-                     and hf_dir.name in p)
-    config = og.Config(str(model_dir))
+    folder = peers.genai_dir(hf_dir, precision)
+    pad_id = int(json.loads((folder / "genai_config.json").read_text())["model"]["pad_token_id"])
+    ids, _ = left_pad(prompt_ids, pad_id)
+    config = og.Config(str(folder))
     config.overlay(json.dumps({"model": {"decoder": {"session_options": {
         "intra_op_num_threads": threads, "inter_op_num_threads": 1,
         "enable_profiling": os.path.join(tmp, "genai")}}}}))
     model = og.Model(config)
-    del engine
 
     def run(n: int) -> float:
         params = og.GeneratorParams(model)
@@ -114,14 +114,15 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=8)
     args = ap.parse_args()
     tokenizer = load_tokenizer(args.model)
-    ids, mask = left_pad([tokenizer(p).input_ids for p in prompts(max(args.batch, 16))[: args.batch]],
-                         int(tokenizer.pad_token_id))
+    prompt_ids = [tokenizer(p).input_ids for p in prompts(max(args.batch, 16))[: args.batch]]
+    ids, mask = left_pad(prompt_ids, int(tokenizer.pad_token_id))
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"impdist": lambda: profile_impdist(args.model, args.precision == "int8", ids, mask, args.steps,
                                                    args.threads, tmp)}
         if args.precision == "int8":
-            runs["genai"] = lambda: profile_genai(hf_model_dir(args.model), "int8", ids, args.steps, args.threads, tmp)
+            runs["genai"] = lambda: profile_genai(hf_model_dir(args.model), "int8", prompt_ids, args.steps,
+                                                  args.threads, tmp)
         for name, fn in runs.items():
             wall, ops, n = fn()
             session_ms = sum(ops.values()) / 1000

@@ -203,20 +203,29 @@ class OnnxBackend(DecoderBackend):
         binding = self.session.io_binding()
         if all_logits and self._choose_positions:
             binding.bind_ortvalue_input(LOGITS_POSITIONS, self._ortvalue(np.arange(ids.shape[1], dtype=np.int64)))
+        self._bind_tokens(binding, ids, mask, pos)
+        binding.bind_output("logits", self._device[0], self._device[1])  # first: outputs come back in binding order
+        self._bind_cache(binding, past, in_place)
+        self.session.run_with_iobinding(binding)
+        return binding.get_outputs()
+
+    def _bind_tokens(self, binding, ids: np.ndarray, mask: np.ndarray, pos: np.ndarray) -> None:
+        """Bind a forward's token ids, attention mask and (on a graph that takes them) positions."""
         binding.bind_ortvalue_input("input_ids", self._ortvalue(ids))
         binding.bind_ortvalue_input("attention_mask", self._ortvalue(mask))
         if self._has_pos:
             binding.bind_ortvalue_input("position_ids", self._ortvalue(pos))
-        for name, value in zip(self._past, past):
-            binding.bind_ortvalue_input(name, value)
-        binding.bind_output("logits", self._device[0], self._device[1])
-        for name, value in zip(self._present, past):
+
+    def _bind_cache(self, binding, past: list, in_place: bool) -> None:
+        """Bind the past caches, and the present outputs: the same buffers if in_place (the graph
+        appends into them), else tensors ONNX Runtime allocates, which stay on the device as the
+        next step's past."""
+        for past_name, present_name, value in zip(self._past, self._present, past):
+            binding.bind_ortvalue_input(past_name, value)
             if in_place:
-                binding.bind_ortvalue_output(name, value)
-            else:  # allocated by ORT; stays on the device as next step's past
-                binding.bind_output(name, self._device[0], self._device[1])
-        self.session.run_with_iobinding(binding)
-        return binding.get_outputs()
+                binding.bind_ortvalue_output(present_name, value)
+            else:
+                binding.bind_output(present_name, self._device[0], self._device[1])
 
     def _buffers(self, kv: list, length: int) -> list:
         """Copies of the caches kv in buffers `length` positions long (the rest zeros), for in-place
@@ -277,18 +286,12 @@ class OnnxBackend(DecoderBackend):
         binds; experiments/decode-profile.py)."""
         if self._step_binding is None:
             binding = self.session.io_binding()
-            for past, present, value in zip(self._past, self._present, self._kv):
-                binding.bind_ortvalue_input(past, value)
-                binding.bind_ortvalue_output(present, value)
+            self._bind_cache(binding, self._kv, in_place=True)
             self._step_logits = np.empty((len(ids), 1, self.vocab_size), dtype=np.float32)
             binding.bind_ortvalue_output("logits", self._ortvalue(self._step_logits))  # shares its memory
             self._step_binding = binding
-        binding = self._step_binding
-        binding.bind_ortvalue_input("input_ids", self._ortvalue(ids))
-        binding.bind_ortvalue_input("attention_mask", self._ortvalue(self._mask))
-        if self._has_pos:
-            binding.bind_ortvalue_input("position_ids", self._ortvalue(pos))
-        self.session.run_with_iobinding(binding)
+        self._bind_tokens(self._step_binding, ids, self._mask, pos)
+        self.session.run_with_iobinding(self._step_binding)
         return self._step_logits[:, -1].copy()
 
     def select(self, rows: np.ndarray) -> None:
