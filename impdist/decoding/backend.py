@@ -16,8 +16,9 @@ class DecoderBackend(Protocol):
 
     name: str          # "torch", "onnx" or "onnx-int8"
     vocab_size: int    # width of the logits rows
-    # Whether extend() appends a block of several tokens per row to a batch's cache without
-    # recomputing it; the decode loop prefills a shared prompt prefix once only if so.
+    # Whether extend() runs a block of several tokens per row as one batched forward; False: row by
+    # row, at about half the tokens per second, so the decode loop prefills a shared prompt prefix
+    # once only where it is at least half of the prompts (impdist.decoding.decode._prefill).
     extends_blocks: bool = True
 
     def prefill(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

@@ -104,9 +104,12 @@ def decode_batches(
 
 def _prefill(backend: DecoderBackend, prompts: list[tuple[int, ...]], pad_id: int) -> np.ndarray:
     """Prefill the prompts; a prefix they all share (a student's control codes, a chat template's
-    instruction) is run once and copied to every row, then each row's rest is appended."""
-    blocks = hasattr(backend, "extend") and getattr(backend, "extends_blocks", True)
-    shared = _shared_prefix(prompts) if len(prompts) > 1 and blocks else 0
+    instruction) is run once and copied to every row, then each row's rest is appended. A backend
+    that appends blocks row by row (extends_blocks False) gets the prefix only where it is at
+    least half of the longest prompt: below that, one batched prefill of whole prompts is faster."""
+    shared = _shared_prefix(prompts) if len(prompts) > 1 and hasattr(backend, "extend") else 0
+    if not getattr(backend, "extends_blocks", True) and 2 * shared < max(map(len, prompts)):
+        shared = 0
     if shared < _MIN_SHARED:
         return backend.prefill(*left_pad(prompts, pad_id))
     head = np.array([prompts[0][:shared]], dtype=np.int64)

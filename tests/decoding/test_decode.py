@@ -112,19 +112,25 @@ def test_a_prefix_every_prompt_shares_is_prefilled_once():
     assert prefilled == [[[3, 4, 5, 6]]] and be.extends == 1  # each prompt keeps a token of its own
 
 
-def test_a_backend_that_cannot_extend_blocks_gets_whole_prompts_not_a_prefix_twice():
-    """A graph whose attention re-runs the rows for a block after a past (the fused Llama graph)
-    would compute a shared prefix twice: the loop prefills the whole prompts instead."""
-    prompts = [[3, 4, 5, 6, 8, 1], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]]
+@pytest.mark.parametrize("prompts, prefix", [
+    ([[3, 4, 5, 6, 8, 1], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]], [3, 4, 5, 6]),  # most of each prompt
+    ([[3, 4, 5, 6, 8, 1, 7, 7, 7], [3, 4, 5, 6, 8, 2, 9], [3, 4, 5, 6, 8]], None),  # under half the longest
+])
+def test_a_backend_that_extends_row_by_row_gets_a_prefix_only_where_it_is_most_of_the_prompts(prompts, prefix):
+    """The fused Llama graph appends a block row by row, at about half the batched speed: the loop
+    prefills the shared prefix once only where it is at least half of the longest prompt."""
     jobs = jobs_of(prompts)
     cfg = SamplingConfig(temperature=1.0, top_p=0.95)
     be = FakeBackend()
     be.extends_blocks = False
     prefilled = []
     original = be.prefill
-    be.prefill = lambda ids, mask: prefilled.append(len(ids)) or original(ids, mask)
+    be.prefill = lambda ids, mask: prefilled.append(ids.tolist()) or original(ids, mask)
     assert run(be, jobs, cfg, batch_size=3) == run(FakeBackend(), jobs, cfg, batch_size=1)
-    assert prefilled == [3] and getattr(be, "extends", 0) == 0
+    if prefix is None:
+        assert len(prefilled) == 1 and len(prefilled[0]) == 3 and getattr(be, "extends", 0) == 0
+    else:
+        assert prefilled == [[prefix]] and be.extends == 1
 
 
 def test_fake_backend_log_likelihoods_are_log_probabilities():
