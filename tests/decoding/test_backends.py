@@ -88,19 +88,21 @@ def test_the_graph_computes_logits_at_the_last_position_unless_told(backends, na
     np.testing.assert_allclose(last[:, 0], every[:, -1], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", BACKENDS)
-def test_a_shared_prefix_prefilled_once_then_extended_gives_the_same_logits(backends, name):
-    backend = backends[name]
-    prefix = [5, 17, 33, 41, 8]
-    prompts = [prefix + list(p) for p in PROMPTS]
-    whole = backend.prefill(*left_padded(prompts))
+def assert_prefix_then_extend_matches_whole_prompts(backend, prefix: list[int], rests: list[list[int]]) -> None:
+    """Prefilling `prefix` once, copying it to every row and extending each row by its rest gives
+    the logits of prefilling the whole prompts, and so does the step after."""
+    whole = backend.prefill(*left_padded([prefix + list(r) for r in rests]))
     after = backend.step(whole.argmax(-1))
     head = np.array([prefix])
     backend.prefill(head, np.ones_like(head))
-    backend.select(np.zeros(len(prompts), dtype=np.int64))
-    extended = backend.extend(*left_padded(PROMPTS))
-    np.testing.assert_allclose(extended, whole, rtol=1e-3, atol=2e-3)
+    backend.select(np.zeros(len(rests), dtype=np.int64))
+    np.testing.assert_allclose(backend.extend(*left_padded(rests)), whole, rtol=1e-3, atol=2e-3)
     np.testing.assert_allclose(backend.step(whole.argmax(-1)), after, rtol=1e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_shared_prefix_prefilled_once_then_extended_gives_the_same_logits(backends, name):
+    assert_prefix_then_extend_matches_whole_prompts(backends[name], [5, 17, 33, 41, 8], PROMPTS)
 
 
 def test_a_block_longer_than_the_caches_room_extends_every_row_in_place(backends):
@@ -110,16 +112,8 @@ def test_a_block_longer_than_the_caches_room_extends_every_row_in_place(backends
     padding alone, row by row or not.)"""
     from impdist.decoding.backends import _KV_ROOM
 
-    backend = backends["onnx"]
-    prefix = [5, 17, 33]
     rests = [list(np.random.default_rng(9 + i).integers(3, 300, n)) for i, n in enumerate([_KV_ROOM + 9, 3, 40])]
-    whole = backend.prefill(*left_padded([prefix + r for r in rests]))
-    after = backend.step(whole.argmax(-1))
-    head = np.array([prefix])
-    backend.prefill(head, np.ones_like(head))
-    backend.select(np.zeros(len(rests), dtype=np.int64))
-    np.testing.assert_allclose(backend.extend(*left_padded(rests)), whole, rtol=1e-3, atol=2e-3)
-    np.testing.assert_allclose(backend.step(whole.argmax(-1)), after, rtol=1e-3, atol=2e-3)
+    assert_prefix_then_extend_matches_whole_prompts(backends["onnx"], [5, 17, 33], rests)
 
 
 def test_fp32_backends_decode_the_same_tokens(backends):
